@@ -1,0 +1,240 @@
+//! The RabbitMQ layer: one supervised connection per process, publish-with-confirm, consumers.
+//!
+//! - `topology`: every exchange and queue name, declared in one place.
+//! - this file: [`Broker`], which keeps a connection alive (reconnecting with backoff when the
+//!   broker goes away) and publishes with publisher confirms.
+//! - `consume`: the one consumer loop (manual acks, bounded retries, dead-lettering).
+
+pub mod consume;
+pub mod topology;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::correlation;
+
+/// Header counting how often a message was retried (the peers read it but never wrote it).
+pub const RETRY_HEADER: &str = "x-retry-count";
+/// Header on dead-lettered messages: why the last attempt failed.
+pub const FAILURE_HEADER: &str = "x-last-error";
+
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+const LIVENESS_POLL: Duration = Duration::from_millis(200);
+
+/// Why a message was not accepted by the broker. Every variant means "nothing was stored".
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("not connected to the broker")]
+    NotConnected,
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("no queue is bound for the message")]
+    Unroutable,
+    #[error("the broker did not confirm within {0:?}")]
+    Timeout(Duration),
+    #[error("AMQP error: {0}")]
+    Amqp(#[from] lapin::Error),
+}
+
+/// A live connection and its confirm-mode publishing channel.
+#[derive(Clone)]
+pub struct Link {
+    pub connection: Arc<Connection>,
+    publisher: Channel,
+}
+
+impl Link {
+    fn alive(&self) -> bool {
+        self.connection.status().connected() && self.publisher.status().connected()
+    }
+}
+
+/// A message to publish. `event_id` becomes the AMQP `message_id`, the idempotency key.
+pub struct Outgoing<'a> {
+    pub exchange: &'a str,
+    pub routing_key: Cow<'a, str>,
+    pub body: Vec<u8>,
+    pub event_id: String,
+    pub correlation_id: Option<String>,
+    pub headers: FieldTable,
+    /// Per-message TTL; used to park a message in a `.retry` queue.
+    pub expiration: Option<Duration>,
+    pub persistent: bool,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A persistent JSON event carrying the current correlation id.
+    pub fn event(exchange: &'a str, routing_key: &'a str, event_id: String, body: &impl serde::Serialize) -> Self {
+        Outgoing {
+            exchange,
+            routing_key: Cow::Borrowed(routing_key),
+            // Serialising our own plain structs cannot fail.
+            body: serde_json::to_vec(body).unwrap_or_default(),
+            event_id,
+            correlation_id: correlation::current(),
+            headers: FieldTable::default(),
+            expiration: None,
+            persistent: true,
+        }
+    }
+
+    fn properties(&self) -> BasicProperties {
+        let mut props = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_message_id(self.event_id.as_str().into())
+            .with_delivery_mode(if self.persistent { 2 } else { 1 })
+            .with_headers(self.headers.clone());
+        if let Some(id) = &self.correlation_id {
+            props = props.with_correlation_id(id.as_str().into());
+        }
+        if let Some(ttl) = self.expiration {
+            props = props.with_expiration(ttl.as_millis().to_string().as_str().into());
+        }
+        props
+    }
+
+    /// The queue (or exchange) this message goes to, for metric labels.
+    pub fn destination(&self) -> &str {
+        if self.exchange.is_empty() { &self.routing_key } else { self.exchange }
+    }
+}
+
+/// Handle to the process's broker connection; cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    link: watch::Receiver<Option<Link>>,
+}
+
+impl Broker {
+    /// Starts the supervisor that connects, declares the topology, and reconnects forever
+    /// (with capped backoff) until `shutdown`.
+    pub fn start(url: String, client_name: String, shutdown: CancellationToken) -> Broker {
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(supervise(url, client_name, tx, shutdown));
+        Broker { link: rx }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.link.borrow().as_ref().is_some_and(Link::alive)
+    }
+
+    /// Changes whenever a connection is made or lost; consumers follow it.
+    pub fn watch(&self) -> watch::Receiver<Option<Link>> {
+        self.link.clone()
+    }
+
+    /// Publishes and waits for the broker's confirm: `Ok` means the broker has the message.
+    pub async fn publish(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
+        let link = self.link.borrow().clone().filter(Link::alive).ok_or(PublishError::NotConnected)?;
+        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let confirm = async {
+            let pending = link
+                .publisher
+                .basic_publish(msg.exchange.into(), msg.routing_key.as_ref().into(), options, &msg.body, msg.properties())
+                .await?;
+            Ok::<_, PublishError>(pending.await?)
+        };
+        let outcome = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+            .await
+            .map_err(|_| PublishError::Timeout(CONFIRM_TIMEOUT))??;
+        match outcome {
+            Confirmation::Ack(None) => {
+                metrics::counter!("messages_published_total", "queue" => msg.destination().to_owned()).increment(1);
+                Ok(())
+            }
+            // A mandatory message that reached no queue comes back with its ack.
+            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable),
+            Confirmation::Nack(_) | Confirmation::NotRequested => Err(PublishError::Nacked),
+        }
+    }
+
+    /// Publishes without waiting for a confirm; for telemetry, which may be lost.
+    pub async fn publish_unconfirmed(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
+        let link = self.link.borrow().clone().filter(Link::alive).ok_or(PublishError::NotConnected)?;
+        // The confirm future is dropped: nobody waits for it.
+        let _ = link
+            .publisher
+            .basic_publish(msg.exchange.into(), msg.routing_key.as_ref().into(), BasicPublishOptions::default(), &msg.body, msg.properties())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads the retry count a message carries (0 on its first delivery).
+pub fn retry_count(props: &BasicProperties) -> u32 {
+    let value = props.headers().as_ref().and_then(|h| h.inner().get(RETRY_HEADER).cloned());
+    match value {
+        Some(AMQPValue::LongUInt(n)) => n,
+        Some(AMQPValue::LongInt(n)) => u32::try_from(n).unwrap_or(0),
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(n).unwrap_or(0),
+        Some(AMQPValue::ShortUInt(n)) => u32::from(n),
+        Some(AMQPValue::ShortInt(n)) => u32::try_from(n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+async fn supervise(url: String, client_name: String, link: watch::Sender<Option<Link>>, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    let mut reported_down = false;
+    loop {
+        let attempt = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = tokio::time::timeout(Duration::from_secs(5), connect(&url, &client_name)) => r,
+        };
+        match attempt {
+            Ok(Ok(new_link)) => {
+                tracing::info!("connected to the message broker");
+                backoff = Duration::from_millis(100);
+                reported_down = false;
+                link.send_replace(Some(new_link.clone()));
+                while new_link.alive() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {
+                            let _ = new_link.connection.close(200, "shutting down".into()).await;
+                            link.send_replace(None);
+                            return;
+                        }
+                        _ = tokio::time::sleep(LIVENESS_POLL) => {}
+                    }
+                }
+                link.send_replace(None);
+                tracing::warn!("lost the message broker connection; reconnecting");
+                // A half-dead connection (channel closed by an error) must not linger.
+                let _ = new_link.connection.close(200, "reconnecting".into()).await;
+            }
+            Ok(Err(err)) if !reported_down => {
+                tracing::warn!(error = %err, "message broker unreachable; retrying in the background");
+                reported_down = true;
+            }
+            Err(_) if !reported_down => {
+                tracing::warn!("message broker connection attempt timed out; retrying in the background");
+                reported_down = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+    link.send_replace(None);
+}
+
+async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
+    let props = ConnectionProperties::default().with_connection_name(client_name.into());
+    let connection = Connection::connect(url, props).await?;
+    let setup = connection.create_channel().await?;
+    topology::declare(&setup).await?;
+    let _ = setup.close(200, "topology declared".into()).await;
+    let publisher = connection.create_channel().await?;
+    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(Link { connection: Arc::new(connection), publisher })
+}

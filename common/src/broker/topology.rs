@@ -1,0 +1,140 @@
+//! Every exchange and queue of the stack, named as the peers named them, declared in one place.
+//!
+//! Each business queue `q` gets two companions: `q.retry` (messages wait there for their
+//! per-message TTL, then dead-letter back into `q`) and `q.dlq` (where a message lands after
+//! its bounded retries). The peers had neither: their failing messages looped forever.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+
+/// The default exchange: routing key = queue name.
+pub const DEFAULT_EXCHANGE: &str = "";
+
+// Exchanges.
+/// S3: one `ProductUpdated`, three consumers (peer 002).
+pub const PRODUCT_UPDATES: &str = "product_updates";
+/// S5: the saga's failure broadcast (peer 002).
+pub const PAYMENT_FAILED: &str = "payment_failed";
+/// S7: peer 004's topic exchange.
+pub const ECOMMERCE_EVENTS: &str = "ecommerce_events";
+/// Completion events for the control room (CONTRACT §8); non-durable, losing one is harmless.
+pub const TELEMETRY: &str = "ms.telemetry";
+
+// Queues (peer 002 unless noted).
+pub const USER_REGISTERED: &str = "user_registered_queue";
+pub const PAYMENT_INITIATED: &str = "payment_initiated_queue";
+pub const PAYMENT_COMPLETED: &str = "payment_completed_queue";
+pub const SEARCH_PRODUCT_UPDATES: &str = "search_product_updates_queue";
+pub const CACHE_PRODUCT_UPDATES: &str = "cache_product_updates_queue";
+pub const ANALYTICS_PRODUCT_UPDATES: &str = "analytics_product_updates_queue";
+/// Peer 002's code name (its README said `report_jobs_queue`).
+pub const REPORT_JOB: &str = "report_job_queue";
+pub const ORDER_CREATED: &str = "order_created_queue";
+pub const STOCK_RESERVED: &str = "stock_reserved_queue";
+pub const INVENTORY_PAYMENT_FAILED: &str = "inventory_payment_failed_queue";
+pub const ORDER_PAYMENT_FAILED: &str = "order_payment_failed_queue";
+pub const STOCK_RELEASED: &str = "stock_released_queue";
+pub const CLICK_TRACKED: &str = "click_tracked_queue";
+/// Seed 000's queue for `/checkout` orders.
+pub const SHOWDOWN_ORDER_CREATED: &str = "order.created";
+/// Seed 000's payment results.
+pub const SHOWDOWN_PAYMENT_COMPLETED: &str = "payment.completed";
+/// Peer 004: `order.order.created` → payment.
+pub const PAYMENT_SERVICE: &str = "payment_service_queue";
+/// Peer 004: `payment.payment.processed` → email.
+pub const EMAIL_SERVICE: &str = "email_service_queue";
+/// Peer 004 declared it and never used it; we use it to move orders to paid → confirmed.
+pub const ORDER_UPDATES: &str = "order_updates_queue";
+/// Seed 001's notifications (a Redis channel there, which lost messages; durable here).
+pub const NOTIFICATIONS: &str = "notifications";
+
+// Peer 004's routing keys.
+pub const RK_ORDER_CREATED: &str = "order.order.created";
+pub const RK_PAYMENT_PROCESSED: &str = "payment.payment.processed";
+pub const RK_EMAIL_SENT: &str = "email.email.sent";
+
+struct ExchangeSpec {
+    name: &'static str,
+    kind: fn() -> ExchangeKind,
+    durable: bool,
+}
+
+/// A durable business queue and what it is bound to (exchange, routing key).
+pub struct QueueSpec {
+    pub name: &'static str,
+    pub bindings: &'static [(&'static str, &'static str)],
+}
+
+const EXCHANGES: &[ExchangeSpec] = &[
+    ExchangeSpec { name: PRODUCT_UPDATES, kind: || ExchangeKind::Fanout, durable: true },
+    ExchangeSpec { name: PAYMENT_FAILED, kind: || ExchangeKind::Fanout, durable: true },
+    ExchangeSpec { name: ECOMMERCE_EVENTS, kind: || ExchangeKind::Topic, durable: true },
+    ExchangeSpec { name: TELEMETRY, kind: || ExchangeKind::Topic, durable: false },
+];
+
+pub const QUEUES: &[QueueSpec] = &[
+    QueueSpec { name: USER_REGISTERED, bindings: &[] },
+    QueueSpec { name: PAYMENT_INITIATED, bindings: &[] },
+    QueueSpec { name: PAYMENT_COMPLETED, bindings: &[] },
+    QueueSpec { name: SEARCH_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
+    QueueSpec { name: CACHE_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
+    QueueSpec { name: ANALYTICS_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
+    QueueSpec { name: REPORT_JOB, bindings: &[] },
+    QueueSpec { name: ORDER_CREATED, bindings: &[] },
+    QueueSpec { name: STOCK_RESERVED, bindings: &[] },
+    QueueSpec { name: INVENTORY_PAYMENT_FAILED, bindings: &[(PAYMENT_FAILED, "")] },
+    QueueSpec { name: ORDER_PAYMENT_FAILED, bindings: &[(PAYMENT_FAILED, "")] },
+    QueueSpec { name: STOCK_RELEASED, bindings: &[] },
+    QueueSpec { name: CLICK_TRACKED, bindings: &[] },
+    QueueSpec { name: SHOWDOWN_ORDER_CREATED, bindings: &[] },
+    QueueSpec { name: SHOWDOWN_PAYMENT_COMPLETED, bindings: &[] },
+    QueueSpec { name: PAYMENT_SERVICE, bindings: &[(ECOMMERCE_EVENTS, RK_ORDER_CREATED)] },
+    QueueSpec { name: EMAIL_SERVICE, bindings: &[(ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED)] },
+    QueueSpec {
+        name: ORDER_UPDATES,
+        bindings: &[(ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED), (ECOMMERCE_EVENTS, RK_EMAIL_SENT)],
+    },
+    QueueSpec { name: NOTIFICATIONS, bindings: &[] },
+];
+
+pub fn retry_queue(queue: &str) -> String {
+    format!("{queue}.retry")
+}
+
+pub fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}.dlq")
+}
+
+/// Declares everything; idempotent, so every service runs it on every (re)connect.
+pub async fn declare(channel: &Channel) -> lapin::Result<()> {
+    for exchange in EXCHANGES {
+        let options = ExchangeDeclareOptions { durable: exchange.durable, ..Default::default() };
+        channel
+            .exchange_declare(exchange.name.into(), (exchange.kind)(), options, FieldTable::default())
+            .await?;
+    }
+    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    for queue in QUEUES {
+        channel.queue_declare(queue.name.into(), durable, FieldTable::default()).await?;
+        for (exchange, key) in queue.bindings {
+            channel
+                .queue_bind(
+                    queue.name.into(),
+                    (*exchange).into(),
+                    (*key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        let mut back_to_queue = FieldTable::default();
+        back_to_queue.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(DEFAULT_EXCHANGE.into()));
+        back_to_queue.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.name.into()));
+        channel.queue_declare(retry_queue(queue.name).as_str().into(), durable, back_to_queue).await?;
+        channel
+            .queue_declare(dead_letter_queue(queue.name).as_str().into(), durable, FieldTable::default())
+            .await?;
+    }
+    Ok(())
+}

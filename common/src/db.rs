@@ -1,0 +1,106 @@
+//! PostgreSQL: one database per mode, one schema per service, small pools, migrations at start,
+//! and the idempotency ledger every consumer writes its handled event ids to.
+
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+/// Connects to `url` with `schema` as the search path, creating database and schema when
+/// missing, then runs `migrations` (whose ledger lives in that schema too, so services
+/// sharing a database never see each other's migrations).
+pub async fn connect(url: &str, schema: &str, pool_max: u32, migrations: &Migrator) -> anyhow::Result<PgPool> {
+    ensure_database(url).await?;
+    let options: PgConnectOptions = url.parse()?;
+    let options = options.options([("search_path", schema)]).application_name(schema);
+    let pool = PgPoolOptions::new()
+        .max_connections(pool_max)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await?;
+    create_schema(&pool, schema).await?;
+    sqlx::query(LEDGER_DDL).execute(&pool).await?;
+    migrations.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Connects, retrying while the server is not up yet (containers start in any order).
+pub async fn connect_with_retry(url: &str, schema: &str, pool_max: u32, migrations: &Migrator) -> anyhow::Result<PgPool> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match connect(url, schema, pool_max, migrations).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "database not ready; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(err) => return Err(err.context("database unreachable for 60 s")),
+        }
+    }
+}
+
+async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    if Postgres::database_exists(url).await? {
+        return Ok(());
+    }
+    // Services of one mode start together and race to create it: losing the race is fine.
+    if let Err(err) = Postgres::create_database(url).await {
+        if !Postgres::database_exists(url).await? {
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}
+
+async fn create_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !schema.is_empty() && schema.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "invalid schema name {schema:?}"
+    );
+    // Concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide; serialise it server-side.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ms-create-schema'))").execute(&mut *tx).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS processed_events (
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id))";
+
+/// Claims `event_id` for `consumer` inside the transaction that performs the effect.
+/// `false` means it was handled before: skip the effect. Effect and claim commit together,
+/// so a crash before the ack leads to a redelivery that this call turns into a no-op.
+pub async fn claim_event(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    consumer: &str,
+    event_id: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(consumer)
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A cheap pre-check, so a duplicate does not redo slow work before being skipped.
+pub async fn was_processed(pool: &PgPool, consumer: &str, event_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)")
+        .bind(consumer)
+        .bind(event_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Readiness probe.
+pub async fn ping(pool: &PgPool) -> bool {
+    let probe = sqlx::query("SELECT 1").execute(pool);
+    matches!(tokio::time::timeout(Duration::from_secs(1), probe).await, Ok(Ok(_)))
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The ONE test command of this project:  bash scripts/test.sh [extra cargo test args]
+#
+# Needs: root on Debian 12 with the packages postgresql (15), rabbitmq-server,
+# curl and procps installed (.ci/run installs them), and a Rust toolchain.
+# It starts a private PostgreSQL (127.0.0.1:5433) and RabbitMQ (127.0.0.1:5673,
+# management 127.0.0.1:15673) with scripts/test-infra.sh, exports the MS_TEST_*
+# variables, runs `cargo test --workspace --locked`, and stops the services
+# again at the end (set MS_TEST_KEEP_INFRA=1 to leave them running).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# shellcheck disable=SC2329  # invoked by the EXIT trap
+cleanup() {
+    if [ "${MS_TEST_KEEP_INFRA:-0}" = 1 ]; then
+        echo "[test] MS_TEST_KEEP_INFRA=1: leaving test infrastructure running" >&2
+    else
+        bash scripts/test-infra.sh down || echo "[test] WARNING: test-infra down failed" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash scripts/test-infra.sh up
+eval "$(bash scripts/test-infra.sh env)"
+
+status=0
+cargo test --workspace --locked "$@" || status=$?
+echo "[test] cargo test exited with status $status" >&2
+exit "$status"

@@ -1,0 +1,44 @@
+//! What every handler and consumer of a service instance shares.
+
+use std::sync::Arc;
+
+use common::broker::Broker;
+use common::broker::consume::ConsumerOptions;
+use common::completion::Completions;
+use common::config::{Settings, Tunables};
+use common::scenario::Service;
+use common::Mode;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::limit::InflightLimit;
+
+/// Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct Ctx {
+    /// As read at start; immutable.
+    pub settings: Arc<Settings>,
+    pub service: Service,
+    /// This service's schema in its mode's database.
+    pub db: PgPool,
+    /// Business events (async mode) and completion events (both modes).
+    pub broker: Broker,
+    pub completions: Completions,
+    /// Delays, failure rate and worker limit, changeable at run time.
+    pub knobs: Tunables,
+    /// The one HTTP client for downstream calls.
+    pub http: reqwest::Client,
+    /// Sync mode's optional cap on requests in flight.
+    pub inflight: InflightLimit,
+    pub shutdown: CancellationToken,
+}
+
+impl Ctx {
+    pub fn mode(&self) -> Mode {
+        self.settings.mode
+    }
+
+    pub fn consumer_options(&self) -> ConsumerOptions {
+        ConsumerOptions::from_settings(&self.settings)
+    }
+}

@@ -1,0 +1,140 @@
+//! User service (S1): registration, then a welcome e-mail.
+//!
+//! Sync: store the user, call email's `/send_welcome_email` and wait for it (≥ the e-mail
+//! delay), answer 201. Async: store the user and publish `UserRegistered` in one transaction
+//! that commits only after the broker confirmed, answer 202; the e-mail follows.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use common::broker::Outgoing;
+use common::broker::topology::{DEFAULT_EXCHANGE, USER_REGISTERED};
+use common::events::{UserRegistered, new_event_id};
+use common::extract::{Json, Path};
+use common::{ApiError, Mode, http};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::migrate::Migrator;
+use sqlx::{PgExecutor, PgPool};
+
+use crate::context::Ctx;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/user");
+
+pub fn routes(mode: Mode) -> Router<Ctx> {
+    let register = match mode {
+        Mode::Sync => post(register_sync),
+        Mode::Async => post(register_async),
+    };
+    Router::new()
+        .route("/register", register)
+        .route("/users", get(list_users))
+        .route("/users/{id}", get(get_user))
+}
+
+pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("TRUNCATE users, processed_events RESTART IDENTITY").execute(db).await.map(|_| ())
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    email: String,
+}
+
+/// Pydantic's `EmailStr` rejected what this rejects; the answer keeps FastAPI's 422 shape.
+fn valid_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim();
+    if email.len() <= 254 && email.parse::<email_address::EmailAddress>().is_ok() && email.contains('.') {
+        Ok(email.to_owned())
+    } else {
+        Err(ApiError::unprocessable(json!([{
+            "type": "value_error", "loc": ["body", "email"],
+            "msg": format!("value is not a valid email address: {raw:?}"),
+        }])))
+    }
+}
+
+async fn insert_user<'e>(db: impl PgExecutor<'e>, email: &str) -> Result<(i64, DateTime<Utc>), ApiError> {
+    let row: Option<(i64, DateTime<Utc>)> =
+        sqlx::query_as("INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING RETURNING id, created_at")
+            .bind(email)
+            .fetch_optional(db)
+            .await?;
+    row.ok_or_else(|| ApiError::bad_request("Email already registered"))
+}
+
+async fn register_sync(State(ctx): State<Ctx>, Json(body): Json<Registration>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let email = valid_email(&body.email)?;
+    // Committed before the e-mail call: no database connection is held while we wait
+    // (the peers held one, which capped them near 25 req/s).
+    let (id, created_at) = insert_user(&ctx.db, &email).await?;
+    let url = format!("{}/send_welcome_email", ctx.settings.peers.email_url);
+    let call = http::post_json(&ctx.http, "email", &url, &json!({ "email": email, "user_id": id })).await;
+    let warnings: Vec<String> = match call {
+        Ok(reply) if reply.is_success() => vec![],
+        Ok(reply) => vec![format!("welcome e-mail failed: email service answered {}", reply.status)],
+        Err(err) => vec![format!("welcome e-mail failed: {}", err.detail.as_str().unwrap_or("email service error"))],
+    };
+    if !warnings.is_empty() {
+        // As the peer: the user exists, so registration still succeeds; the client is told.
+        tracing::warn!(?warnings, user_id = id, "registered without welcome e-mail");
+    }
+    let body = json!({
+        "id": id,
+        "email": email,
+        "message": "User registered successfully",
+        "timestamp": created_at,
+        "welcome_email_sent": warnings.is_empty(),
+        "warnings": warnings,
+    });
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn register_async(State(ctx): State<Ctx>, Json(body): Json<Registration>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let email = valid_email(&body.email)?;
+    // The user row and the event stand or fall together: the transaction commits only after
+    // the broker confirmed, so a 503 leaves no half-registered user behind.
+    let mut tx = ctx.db.begin().await?;
+    let (id, created_at) = insert_user(&mut *tx, &email).await?;
+    let event = UserRegistered { event_id: new_event_id(), user_id: id, email: email.clone(), timestamp: created_at };
+    ctx.broker
+        .publish(Outgoing::event(DEFAULT_EXCHANGE, USER_REGISTERED, event.event_id.clone(), &event))
+        .await?;
+    tx.commit().await?;
+    let body = json!({
+        "id": id,
+        "email": email,
+        "message": "User registered successfully. Welcome email will be sent shortly.",
+        "event_published": true,
+        "timestamp": created_at,
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+async fn list_users(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
+    let users: Vec<(i64, String)> = sqlx::query_as("SELECT id, email FROM users ORDER BY id").fetch_all(&ctx.db).await?;
+    let users: Vec<Value> = users.into_iter().map(|(id, email)| json!({ "id": id, "email": email })).collect();
+    Ok(Json(json!({ "count": users.len(), "users": users })))
+}
+
+async fn get_user(State(ctx): State<Ctx>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let user: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, email FROM users WHERE id = $1").bind(id).fetch_optional(&ctx.db).await?;
+    let (id, email) = user.ok_or_else(|| ApiError::not_found("User not found"))?;
+    Ok(Json(json!({ "id": id, "email": email })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_validated() {
+        assert_eq!(valid_email(" a.b@example.com ").ok().as_deref(), Some("a.b@example.com"));
+        for bad in ["", "plain", "a@b", "@example.com", "a b@example.com", "a@@example.com"] {
+            assert!(valid_email(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+}
