@@ -27,7 +27,13 @@ pub struct CompletionEvent {
 
 impl CompletionEvent {
     pub fn routing_key(&self) -> String {
-        format!("{}.{}.{}.{}", self.mode, self.scenario.as_str(), self.service, self.step)
+        format!(
+            "{}.{}.{}.{}",
+            self.mode,
+            self.scenario.as_str(),
+            self.service,
+            self.step
+        )
     }
 }
 

@@ -62,11 +62,21 @@ pub struct Settings {
     pub bind: IpAddr,
     /// RabbitMQ URL. Async services need it for every business event; sync services only
     /// publish completion events on it (and keep working without it).
-    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
     /// PostgreSQL URL including the user and the database (one database per mode, e.g.
     /// `ms_sync`); the database is created when missing, the service's schema always.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://ms:ms@127.0.0.1:5432/ms_sync", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://ms:ms@127.0.0.1:5432/ms_sync",
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// Connections in this service's pool (CONTRACT §6: small pools, ≤ 5).
     #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -118,15 +128,27 @@ impl Settings {
 pub struct Peers {
     #[arg(long, env = "USER_SERVICE_URL", default_value = "http://user:8000")]
     pub user_url: String,
-    #[arg(long, env = "PAYMENT_SERVICE_URL", default_value = "http://payment:8000")]
+    #[arg(
+        long,
+        env = "PAYMENT_SERVICE_URL",
+        default_value = "http://payment:8000"
+    )]
     pub payment_url: String,
-    #[arg(long, env = "PRODUCT_SERVICE_URL", default_value = "http://product:8000")]
+    #[arg(
+        long,
+        env = "PRODUCT_SERVICE_URL",
+        default_value = "http://product:8000"
+    )]
     pub product_url: String,
     #[arg(long, env = "REPORT_SERVICE_URL", default_value = "http://report:8000")]
     pub report_url: String,
     #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://order:8000")]
     pub order_url: String,
-    #[arg(long, env = "ANALYTICS_SERVICE_URL", default_value = "http://analytics:8000")]
+    #[arg(
+        long,
+        env = "ANALYTICS_SERVICE_URL",
+        default_value = "http://analytics:8000"
+    )]
     pub analytics_url: String,
     #[arg(long, env = "EMAIL_SERVICE_URL", default_value = "http://email:8000")]
     pub email_url: String,
@@ -134,7 +156,11 @@ pub struct Peers {
     pub search_url: String,
     #[arg(long, env = "CACHE_SERVICE_URL", default_value = "http://cache:8000")]
     pub cache_url: String,
-    #[arg(long, env = "INVENTORY_SERVICE_URL", default_value = "http://inventory:8000")]
+    #[arg(
+        long,
+        env = "INVENTORY_SERVICE_URL",
+        default_value = "http://inventory:8000"
+    )]
     pub inventory_url: String,
 }
 
@@ -186,15 +212,23 @@ impl KnobArgs {
         Knobs {
             email_delay_ms: self.email_delay_ms.unwrap_or(d.email_delay_ms),
             payment_delay_ms: self.payment_delay_ms.unwrap_or(d.payment_delay_ms),
-            showdown_payment_delay_ms: self.showdown_payment_delay_ms.unwrap_or(d.showdown_payment_delay_ms),
+            showdown_payment_delay_ms: self
+                .showdown_payment_delay_ms
+                .unwrap_or(d.showdown_payment_delay_ms),
             search_delay_ms: self.search_delay_ms.unwrap_or(d.search_delay_ms),
             cache_delay_ms: self.cache_delay_ms.unwrap_or(d.cache_delay_ms),
             analytics_delay_ms: self.analytics_delay_ms.unwrap_or(d.analytics_delay_ms),
             report_cpu_ms: self.report_cpu_ms.unwrap_or(d.report_cpu_ms),
-            saga_payment_delay_ms: self.saga_payment_delay_ms.unwrap_or(d.saga_payment_delay_ms),
+            saga_payment_delay_ms: self
+                .saga_payment_delay_ms
+                .unwrap_or(d.saga_payment_delay_ms),
             payment_failure_rate: self.payment_failure_rate.unwrap_or(d.payment_failure_rate),
-            checkout_payment_delay_ms: self.checkout_payment_delay_ms.unwrap_or(d.checkout_payment_delay_ms),
-            checkout_email_delay_ms: self.checkout_email_delay_ms.unwrap_or(d.checkout_email_delay_ms),
+            checkout_payment_delay_ms: self
+                .checkout_payment_delay_ms
+                .unwrap_or(d.checkout_payment_delay_ms),
+            checkout_email_delay_ms: self
+                .checkout_email_delay_ms
+                .unwrap_or(d.checkout_email_delay_ms),
             sync_max_inflight: self.sync_max_inflight.unwrap_or(d.sync_max_inflight),
         }
     }
@@ -242,7 +276,10 @@ impl Knobs {
     pub fn validate(&self) -> Result<(), String> {
         const MAX_DELAY_MS: u64 = 600_000;
         if !(0.0..=1.0).contains(&self.payment_failure_rate) || self.payment_failure_rate.is_nan() {
-            return Err(format!("payment_failure_rate must be within 0..=1, got {}", self.payment_failure_rate));
+            return Err(format!(
+                "payment_failure_rate must be within 0..=1, got {}",
+                self.payment_failure_rate
+            ));
         }
         let delays = [
             ("email_delay_ms", self.email_delay_ms),
@@ -258,9 +295,10 @@ impl Knobs {
         ];
         match delays.iter().find(|(_, v)| *v > MAX_DELAY_MS) {
             Some((name, v)) => Err(format!("{name} must be at most {MAX_DELAY_MS}, got {v}")),
-            None if self.sync_max_inflight > 100_000 => {
-                Err(format!("sync_max_inflight must be at most 100000, got {}", self.sync_max_inflight))
-            }
+            None if self.sync_max_inflight > 100_000 => Err(format!(
+                "sync_max_inflight must be at most 100000, got {}",
+                self.sync_max_inflight
+            )),
             None => Ok(()),
         }
     }
@@ -282,7 +320,9 @@ impl Tunables {
     /// Applies a partial update (JSON object of knob fields) atomically, or changes nothing.
     pub fn apply(&self, patch: serde_json::Value) -> Result<Knobs, ApiError> {
         let serde_json::Value::Object(fields) = patch else {
-            return Err(ApiError::unprocessable("expected a JSON object of knob fields"));
+            return Err(ApiError::unprocessable(
+                "expected a JSON object of knob fields",
+            ));
         };
         let mut merged = serde_json::to_value(self.get()).map_err(ApiError::internal)?;
         for (key, value) in fields {
@@ -311,25 +351,54 @@ mod tests {
     fn peer_profile_only_zeroes_the_sync_fan_out() {
         let sync = Knobs::defaults(DelayProfile::Peer, Mode::Sync);
         let asynchronous = Knobs::defaults(DelayProfile::Peer, Mode::Async);
-        assert_eq!((sync.search_delay_ms, sync.cache_delay_ms, sync.analytics_delay_ms), (0, 0, 0));
-        assert_eq!(asynchronous, Knobs::defaults(DelayProfile::Contract, Mode::Sync));
+        assert_eq!(
+            (
+                sync.search_delay_ms,
+                sync.cache_delay_ms,
+                sync.analytics_delay_ms
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            asynchronous,
+            Knobs::defaults(DelayProfile::Contract, Mode::Sync)
+        );
     }
 
     #[test]
     fn explicit_settings_beat_the_profile() {
-        let args = KnobArgs { search_delay_ms: Some(7), ..KnobArgs::default() };
-        assert_eq!(args.resolve(DelayProfile::Peer, Mode::Sync).search_delay_ms, 7);
+        let args = KnobArgs {
+            search_delay_ms: Some(7),
+            ..KnobArgs::default()
+        };
+        assert_eq!(
+            args.resolve(DelayProfile::Peer, Mode::Sync).search_delay_ms,
+            7
+        );
     }
 
     #[test]
     fn patches_are_validated_and_atomic() {
         let t = Tunables::new(Knobs::defaults(DelayProfile::Contract, Mode::Sync));
         let ok = t.apply(serde_json::json!({"payment_failure_rate": 0.25, "email_delay_ms": 10}));
-        assert_eq!(ok.map(|k| (k.payment_failure_rate, k.email_delay_ms)).ok(), Some((0.25, 10)));
-        assert!(t.apply(serde_json::json!({"payment_failure_rate": 2.0, "email_delay_ms": 1})).is_err());
-        assert_eq!(t.get().email_delay_ms, 10, "a rejected patch changes nothing");
+        assert_eq!(
+            ok.map(|k| (k.payment_failure_rate, k.email_delay_ms)).ok(),
+            Some((0.25, 10))
+        );
+        assert!(
+            t.apply(serde_json::json!({"payment_failure_rate": 2.0, "email_delay_ms": 1}))
+                .is_err()
+        );
+        assert_eq!(
+            t.get().email_delay_ms,
+            10,
+            "a rejected patch changes nothing"
+        );
         assert!(t.apply(serde_json::json!({"nope": 1})).is_err());
-        assert!(t.apply(serde_json::json!({"email_delay_ms": "slow"})).is_err());
+        assert!(
+            t.apply(serde_json::json!({"email_delay_ms": "slow"}))
+                .is_err()
+        );
         assert!(t.apply(serde_json::json!([1])).is_err());
     }
 }

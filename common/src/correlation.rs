@@ -25,7 +25,9 @@ pub fn new_id() -> String {
 /// Accepts a client's id only if it is safe to echo in headers and logs.
 pub fn sanitize(raw: &str) -> Option<String> {
     let ok = (1..=128).contains(&raw.len())
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     ok.then(|| raw.to_owned())
 }
 

@@ -10,10 +10,17 @@ use sqlx::{PgPool, Postgres};
 /// Connects to `url` with `schema` as the search path, creating database and schema when
 /// missing, then runs `migrations` (whose ledger lives in that schema too, so services
 /// sharing a database never see each other's migrations).
-pub async fn connect(url: &str, schema: &str, pool_max: u32, migrations: &Migrator) -> anyhow::Result<PgPool> {
+pub async fn connect(
+    url: &str,
+    schema: &str,
+    pool_max: u32,
+    migrations: &Migrator,
+) -> anyhow::Result<PgPool> {
     ensure_database(url).await?;
     let options: PgConnectOptions = url.parse()?;
-    let options = options.options([("search_path", schema)]).application_name(schema);
+    let options = options
+        .options([("search_path", schema)])
+        .application_name(schema);
     let pool = PgPoolOptions::new()
         .max_connections(pool_max)
         .acquire_timeout(Duration::from_secs(3))
@@ -26,7 +33,12 @@ pub async fn connect(url: &str, schema: &str, pool_max: u32, migrations: &Migrat
 }
 
 /// Connects, retrying while the server is not up yet (containers start in any order).
-pub async fn connect_with_retry(url: &str, schema: &str, pool_max: u32, migrations: &Migrator) -> anyhow::Result<PgPool> {
+pub async fn connect_with_retry(
+    url: &str,
+    schema: &str,
+    pool_max: u32,
+    migrations: &Migrator,
+) -> anyhow::Result<PgPool> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut wait = Duration::from_millis(200);
     loop {
@@ -47,12 +59,10 @@ async fn ensure_database(url: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     // Services of one mode start together and race to create it: losing the race is fine.
-    if let Err(err) = Postgres::create_database(url).await {
-        if !Postgres::database_exists(url).await? {
-            return Err(err.into());
-        }
+    match Postgres::create_database(url).await {
+        Err(err) if !Postgres::database_exists(url).await? => Err(err.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 async fn create_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
@@ -62,8 +72,14 @@ async fn create_schema(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
     );
     // Concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide; serialise it server-side.
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ms-create-schema'))").execute(&mut *tx).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ms-create-schema'))")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -82,25 +98,32 @@ pub async fn claim_event(
     consumer: &str,
     event_id: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(consumer)
-        .bind(event_id)
-        .execute(&mut **tx)
-        .await?;
+    let done = sqlx::query(
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A cheap pre-check, so a duplicate does not redo slow work before being skipped.
 pub async fn was_processed(pool: &PgPool, consumer: &str, event_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)")
-        .bind(consumer)
-        .bind(event_id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .fetch_one(pool)
+    .await
 }
 
 /// Readiness probe.
 pub async fn ping(pool: &PgPool) -> bool {
     let probe = sqlx::query("SELECT 1").execute(pool);
-    matches!(tokio::time::timeout(Duration::from_secs(1), probe).await, Ok(Ok(_)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), probe).await,
+        Ok(Ok(_))
+    )
 }

@@ -19,7 +19,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
-        ApiError { status, detail: detail.into() }
+        ApiError {
+            status,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(detail: impl Into<Value>) -> Self {
@@ -55,7 +58,10 @@ impl ApiError {
     /// A fault of ours: logged with its cause, answered without leaking it.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the service log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the service log",
+        )
     }
 
     /// FastAPI's validation shape, so clients that parse `detail[0].msg` keep working.
@@ -75,7 +81,9 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonDataError(e) => Self::validation("json_data", "body", e.body_text()),
-            JsonRejection::JsonSyntaxError(e) => Self::validation("json_invalid", "body", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => {
+                Self::validation("json_invalid", "body", e.body_text())
+            }
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected a JSON body with `content-type: application/json`",
@@ -114,7 +122,9 @@ impl From<sqlx::Error> for ApiError {
 impl From<crate::broker::PublishError> for ApiError {
     fn from(err: crate::broker::PublishError) -> Self {
         // 503, never 202: the message was not confirmed, so nothing was accepted.
-        Self::unavailable(format!("message broker could not confirm the event, nothing was accepted: {err}"))
+        Self::unavailable(format!(
+            "message broker could not confirm the event, nothing was accepted: {err}"
+        ))
     }
 }
 

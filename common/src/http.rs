@@ -42,7 +42,10 @@ pub async fn send(service: &str, request: reqwest::RequestBuilder) -> Result<Rep
     };
     let response = request.send().await.map_err(|e| call_error(service, &e))?;
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| call_error(service, &e))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| call_error(service, &e))?;
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Ok(Reply { status, body })

@@ -21,7 +21,16 @@ pub enum ScenarioId {
 }
 
 impl ScenarioId {
-    pub const ALL: [ScenarioId; 8] = [Self::S1, Self::S2, Self::S3, Self::S4, Self::S5, Self::S6, Self::S7, Self::S8];
+    pub const ALL: [ScenarioId; 8] = [
+        Self::S1,
+        Self::S2,
+        Self::S3,
+        Self::S4,
+        Self::S5,
+        Self::S6,
+        Self::S7,
+        Self::S8,
+    ];
 
     pub fn as_str(self) -> &'static str {
         ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"][self.index()]
@@ -47,7 +56,19 @@ impl std::fmt::Display for ScenarioId {
 }
 
 /// The services of the stack (DESIGN §2) and their published ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     User,
@@ -201,8 +222,19 @@ pub fn render(template: &str, unique: &str, seq: u64) -> String {
 use crate::broker::topology as q;
 use steps::*;
 
-const fn post(service: Service, path: &'static str, body: &'static str, expected: &'static [u16]) -> RequestSpec {
-    RequestSpec { method: "POST", service, path, body: Some(body), expected }
+const fn post(
+    service: Service,
+    path: &'static str,
+    body: &'static str,
+    expected: &'static [u16],
+) -> RequestSpec {
+    RequestSpec {
+        method: "POST",
+        service,
+        path,
+        body: Some(body),
+        expected,
+    }
 }
 
 pub const CATALOGUE: [Scenario; 8] = [
@@ -210,10 +242,23 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S1,
         title: "fire-and-forget",
         lesson: "Sync registration waits for the e-mail; async answers at once and the e-mail follows.",
-        sync: post(Service::User, "/register", r#"{"email":"user-{{unique}}@example.com"}"#, &[201]),
-        asynchronous: post(Service::User, "/register", r#"{"email":"user-{{unique}}@example.com"}"#, &[202]),
+        sync: post(
+            Service::User,
+            "/register",
+            r#"{"email":"user-{{unique}}@example.com"}"#,
+            &[201],
+        ),
+        asynchronous: post(
+            Service::User,
+            "/register",
+            r#"{"email":"user-{{unique}}@example.com"}"#,
+            &[202],
+        ),
         done_rule: "the welcome e-mail is sent",
-        done_when: &[Step { service: Service::Email, step: WELCOME_EMAIL_SENT }],
+        done_when: &[Step {
+            service: Service::Email,
+            step: WELCOME_EMAIL_SENT,
+        }],
         queues: &[q::USER_REGISTERED],
         default_rate: 20.0,
         max_rate: 500.0,
@@ -223,10 +268,23 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S2,
         title: "slow dependency",
         lesson: "A 2 s payment holds every sync caller; async hands out a payment id and a status to poll.",
-        sync: post(Service::Payment, "/process_payment", r#"{"amount":42.5,"order_id":"ord-{{unique}}"}"#, &[200]),
-        asynchronous: post(Service::Payment, "/process_payment", r#"{"amount":42.5,"order_id":"ord-{{unique}}"}"#, &[202]),
+        sync: post(
+            Service::Payment,
+            "/process_payment",
+            r#"{"amount":42.5,"order_id":"ord-{{unique}}"}"#,
+            &[200],
+        ),
+        asynchronous: post(
+            Service::Payment,
+            "/process_payment",
+            r#"{"amount":42.5,"order_id":"ord-{{unique}}"}"#,
+            &[202],
+        ),
         done_rule: "the payment is completed",
-        done_when: &[Step { service: Service::Payment, step: PAYMENT_COMPLETED }],
+        done_when: &[Step {
+            service: Service::Payment,
+            step: PAYMENT_COMPLETED,
+        }],
         queues: &[q::PAYMENT_INITIATED, q::PAYMENT_COMPLETED],
         default_rate: 20.0,
         max_rate: 500.0,
@@ -252,11 +310,24 @@ pub const CATALOGUE: [Scenario; 8] = [
         },
         done_rule: "search, cache and analytics all finished",
         done_when: &[
-            Step { service: Service::Search, step: REINDEXED },
-            Step { service: Service::Cache, step: CACHE_INVALIDATED },
-            Step { service: Service::Analytics, step: UPDATE_LOGGED },
+            Step {
+                service: Service::Search,
+                step: REINDEXED,
+            },
+            Step {
+                service: Service::Cache,
+                step: CACHE_INVALIDATED,
+            },
+            Step {
+                service: Service::Analytics,
+                step: UPDATE_LOGGED,
+            },
         ],
-        queues: &[q::SEARCH_PRODUCT_UPDATES, q::CACHE_PRODUCT_UPDATES, q::ANALYTICS_PRODUCT_UPDATES],
+        queues: &[
+            q::SEARCH_PRODUCT_UPDATES,
+            q::CACHE_PRODUCT_UPDATES,
+            q::ANALYTICS_PRODUCT_UPDATES,
+        ],
         default_rate: 10.0,
         max_rate: 300.0,
         max_in_flight: None,
@@ -265,10 +336,23 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S4,
         title: "CPU job",
         lesson: "10 s of hashing inside a request blocks the caller; async queues the job and reports progress.",
-        sync: post(Service::Report, "/generate_report", r#"{"report_type":"monthly"}"#, &[200]),
-        asynchronous: post(Service::Report, "/generate_report", r#"{"report_type":"monthly"}"#, &[202]),
+        sync: post(
+            Service::Report,
+            "/generate_report",
+            r#"{"report_type":"monthly"}"#,
+            &[200],
+        ),
+        asynchronous: post(
+            Service::Report,
+            "/generate_report",
+            r#"{"report_type":"monthly"}"#,
+            &[202],
+        ),
         done_rule: "the job is completed",
-        done_when: &[Step { service: Service::Report, step: JOB_COMPLETED }],
+        done_when: &[Step {
+            service: Service::Report,
+            step: JOB_COMPLETED,
+        }],
         queues: &[q::REPORT_JOB],
         default_rate: 0.1,
         max_rate: 1.0,
@@ -278,11 +362,30 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S5,
         title: "saga",
         lesson: "Reserve, pay, compensate: sync answers 400 after compensating; async ends `failed` with stock restored.",
-        sync: post(Service::Order, "/create_order", r#"{"product_id":1,"quantity":1}"#, &[400, 200]),
-        asynchronous: post(Service::Order, "/create_order", r#"{"product_id":1,"quantity":1}"#, &[202]),
+        sync: post(
+            Service::Order,
+            "/create_order",
+            r#"{"product_id":1,"quantity":1}"#,
+            &[400, 200],
+        ),
+        asynchronous: post(
+            Service::Order,
+            "/create_order",
+            r#"{"product_id":1,"quantity":1}"#,
+            &[202],
+        ),
         done_rule: "the order is terminal and its stock released (or the payment succeeded)",
-        done_when: &[Step { service: Service::Order, step: SAGA_FINISHED }],
-        queues: &[q::ORDER_CREATED, q::STOCK_RESERVED, q::INVENTORY_PAYMENT_FAILED, q::ORDER_PAYMENT_FAILED, q::STOCK_RELEASED],
+        done_when: &[Step {
+            service: Service::Order,
+            step: SAGA_FINISHED,
+        }],
+        queues: &[
+            q::ORDER_CREATED,
+            q::STOCK_RESERVED,
+            q::INVENTORY_PAYMENT_FAILED,
+            q::ORDER_PAYMENT_FAILED,
+            q::STOCK_RELEASED,
+        ],
         default_rate: 10.0,
         max_rate: 200.0,
         max_in_flight: None,
@@ -291,10 +394,23 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S6,
         title: "ingestion",
         lesson: "For tiny work sync is as fast; async decouples ingestion from storage and absorbs bursts.",
-        sync: post(Service::Analytics, "/track_click", r#"{"user_id":{{n}},"page":"/p/{{unique}}"}"#, &[200]),
-        asynchronous: post(Service::Analytics, "/track_click", r#"{"user_id":{{n}},"page":"/p/{{unique}}"}"#, &[200]),
+        sync: post(
+            Service::Analytics,
+            "/track_click",
+            r#"{"user_id":{{n}},"page":"/p/{{unique}}"}"#,
+            &[200],
+        ),
+        asynchronous: post(
+            Service::Analytics,
+            "/track_click",
+            r#"{"user_id":{{n}},"page":"/p/{{unique}}"}"#,
+            &[200],
+        ),
         done_rule: "the click is stored by the consumer",
-        done_when: &[Step { service: Service::Analytics, step: CLICK_STORED }],
+        done_when: &[Step {
+            service: Service::Analytics,
+            step: CLICK_STORED,
+        }],
         queues: &[q::CLICK_TRACKED],
         default_rate: 100.0,
         max_rate: 5000.0,
@@ -317,7 +433,10 @@ pub const CATALOGUE: [Scenario; 8] = [
             &[202],
         ),
         done_rule: "the order is `confirmed` (its e-mail sent)",
-        done_when: &[Step { service: Service::Order, step: ORDER_CONFIRMED }],
+        done_when: &[Step {
+            service: Service::Order,
+            step: ORDER_CONFIRMED,
+        }],
         queues: &[q::PAYMENT_SERVICE, q::EMAIL_SERVICE, q::ORDER_UPDATES],
         default_rate: 5.0,
         max_rate: 200.0,
@@ -327,10 +446,23 @@ pub const CATALOGUE: [Scenario; 8] = [
         id: ScenarioId::S8,
         title: "stock & alerts",
         lesson: "Stock is checked over HTTP in both modes; confirmations and low-stock alerts go through the broker and survive a down consumer.",
-        sync: post(Service::Order, "/orders", r#"{"user_id":"user-{{unique}}","items":[{"product_id":"prod002","quantity":1}]}"#, &[200]),
-        asynchronous: post(Service::Order, "/orders", r#"{"user_id":"user-{{unique}}","items":[{"product_id":"prod002","quantity":1}]}"#, &[200]),
+        sync: post(
+            Service::Order,
+            "/orders",
+            r#"{"user_id":"user-{{unique}}","items":[{"product_id":"prod002","quantity":1}]}"#,
+            &[200],
+        ),
+        asynchronous: post(
+            Service::Order,
+            "/orders",
+            r#"{"user_id":"user-{{unique}}","items":[{"product_id":"prod002","quantity":1}]}"#,
+            &[200],
+        ),
         done_rule: "the confirmation notification is stored",
-        done_when: &[Step { service: Service::Email, step: NOTIFICATION_STORED }],
+        done_when: &[Step {
+            service: Service::Email,
+            step: NOTIFICATION_STORED,
+        }],
         queues: &[q::NOTIFICATIONS],
         default_rate: 10.0,
         max_rate: 200.0,
@@ -357,7 +489,11 @@ mod tests {
                 assert!(!r.expected.is_empty());
                 if let Some(body) = r.body {
                     let rendered = render(body, "u1", 41);
-                    assert!(serde_json::from_str::<serde_json::Value>(&rendered).is_ok(), "{} body: {rendered}", s.id);
+                    assert!(
+                        serde_json::from_str::<serde_json::Value>(&rendered).is_ok(),
+                        "{} body: {rendered}",
+                        s.id
+                    );
                 }
             }
         }

@@ -33,7 +33,9 @@ pub fn router(ctx: Ctx, business: Router<Ctx>) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(from_fn(metrics::middleware))
         .layer(DefaultBodyLimit::max(ctx.settings.max_body_bytes))
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
         .layer(from_fn(correlation::middleware))
         .with_state(ctx)
 }
@@ -48,7 +50,11 @@ async fn ready(State(ctx): State<Ctx>) -> Response {
     let database = common::db::ping(&ctx.db).await;
     let broker = ctx.broker.is_connected();
     let ready = database && (broker || ctx.mode() == Mode::Sync);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
         "service": ctx.service,
@@ -61,9 +67,10 @@ async fn ready(State(ctx): State<Ctx>) -> Response {
 
 async fn metrics_text() -> Response {
     let mut response = Response::new(Body::from(metrics::render()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     response
 }
 
@@ -74,8 +81,14 @@ fn authorize(ctx: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match (&ctx.settings.admin_token, presented) {
-        (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(()),
-        (None, _) => Err(ApiError::unauthorized("admin API disabled: MS_ADMIN_TOKEN is not set")),
+        (Some(expected), Some(given))
+            if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (None, _) => Err(ApiError::unauthorized(
+            "admin API disabled: MS_ADMIN_TOKEN is not set",
+        )),
         _ => Err(ApiError::unauthorized("missing or wrong bearer token")),
     }
 }
@@ -110,5 +123,7 @@ async fn reset(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Json<Value>
     authorize(&ctx, &headers)?;
     registry::reset(ctx.service, &ctx.db).await?;
     tracing::info!("data reset to seed state");
-    Ok(Json(json!({ "status": "reset", "service": ctx.service, "mode": ctx.mode() })))
+    Ok(Json(
+        json!({ "status": "reset", "service": ctx.service, "mode": ctx.mode() }),
+    ))
 }

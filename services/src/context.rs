@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use common::Mode;
 use common::broker::Broker;
 use common::broker::consume::ConsumerOptions;
 use common::completion::Completions;
 use common::config::{Settings, Tunables};
 use common::scenario::Service;
-use common::Mode;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 

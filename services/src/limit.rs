@@ -12,11 +12,14 @@ use tokio::sync::Semaphore;
 
 use crate::context::Ctx;
 
+/// The limit in force and the semaphore that enforces it.
+type Gate = Option<(u32, Arc<Semaphore>)>;
+
 #[derive(Clone, Default)]
 pub struct InflightLimit {
     /// `None` = no limit. Replaced on change: requests holding permits of the old semaphore
     /// finish on it, so a lowered limit takes full effect once they are done.
-    current: Arc<Mutex<Option<(u32, Arc<Semaphore>)>>>,
+    current: Arc<Mutex<Gate>>,
 }
 
 impl InflightLimit {
@@ -58,7 +61,10 @@ mod tests {
         let s = limit.semaphore().unwrap();
         let _a = s.clone().acquire_owned().await.unwrap();
         let _b = s.clone().acquire_owned().await.unwrap();
-        assert!(s.clone().try_acquire_owned().is_err(), "a third request must wait");
+        assert!(
+            s.clone().try_acquire_owned().is_err(),
+            "a third request must wait"
+        );
         limit.set(0);
         assert!(limit.semaphore().is_none());
     }

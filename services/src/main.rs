@@ -34,7 +34,9 @@ use common::scenario::Service;
 /// MODE picks the communication style (sync: HTTP request/response; async: RabbitMQ events).
 #[derive(Parser)]
 #[command(name = "ms-service", version, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Examples:\n  MODE=async PORT=8101 ms-service user\n  ms-service healthcheck --port 8101")]
+#[command(
+    after_help = "Examples:\n  MODE=async PORT=8101 ms-service user\n  ms-service healthcheck --port 8101"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -59,7 +61,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("ms-service: cannot start the async runtime: {err}");
@@ -67,7 +72,9 @@ fn main() -> ExitCode {
         }
     };
     match (cli.command, cli.service) {
-        (Some(Command::Healthcheck { port, path }), _) => runtime.block_on(healthcheck(port, &path)),
+        (Some(Command::Healthcheck { port, path }), _) => {
+            runtime.block_on(healthcheck(port, &path))
+        }
         (None, Some(service)) => match runtime.block_on(run::run(service, cli.settings)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -76,7 +83,10 @@ fn main() -> ExitCode {
             }
         },
         (None, None) => {
-            eprintln!("ms-service: name a service to run ({}), or see --help", registry::available().join(", "));
+            eprintln!(
+                "ms-service: name a service to run ({}), or see --help",
+                registry::available().join(", ")
+            );
             ExitCode::from(2)
         }
     }
@@ -84,7 +94,11 @@ fn main() -> ExitCode {
 
 async fn healthcheck(port: u16, path: &str) -> ExitCode {
     let client = common::http::client(Duration::from_secs(2));
-    match client.get(format!("http://127.0.0.1:{port}{path}")).send().await {
+    match client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+    {
         Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
         Ok(response) => {
             eprintln!("unhealthy: {path} answered {}", response.status());

@@ -46,15 +46,30 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let worker_ctx = ctx.clone();
     let worker = consume::handler(move |incoming| complete_payment(worker_ctx.clone(), incoming));
-    let worker = consume::spawn(ctx.broker.clone(), PAYMENT_INITIATED, ctx.consumer_options(), worker, ctx.shutdown.clone());
+    let worker = consume::spawn(
+        ctx.broker.clone(),
+        PAYMENT_INITIATED,
+        ctx.consumer_options(),
+        worker,
+        ctx.shutdown.clone(),
+    );
     let audit_ctx = ctx.clone();
     let audit = consume::handler(move |incoming| audit_payment(audit_ctx.clone(), incoming));
-    let audit = consume::spawn(ctx.broker.clone(), PAYMENT_COMPLETED, ctx.consumer_options(), audit, ctx.shutdown.clone());
+    let audit = consume::spawn(
+        ctx.broker.clone(),
+        PAYMENT_COMPLETED,
+        ctx.consumer_options(),
+        audit,
+        ctx.shutdown.clone(),
+    );
     vec![worker, audit]
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
-    sqlx::query("TRUNCATE payments, payment_audit, processed_events").execute(db).await.map(|_| ())
+    sqlx::query("TRUNCATE payments, payment_audit, processed_events")
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// Peer 002/003's payment body; every field optional, as in their sync model.
@@ -104,9 +119,15 @@ impl PaymentRequest {
             }])));
         }
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(ApiError::unprocessable("currency must be a 3-letter code such as USD"));
+            return Err(ApiError::unprocessable(
+                "currency must be a 3-letter code such as USD",
+            ));
         }
-        Ok((self.amount, self.currency.to_ascii_uppercase(), self.order_id.map(OrderRef::into_string)))
+        Ok((
+            self.amount,
+            self.currency.to_ascii_uppercase(),
+            self.order_id.map(OrderRef::into_string),
+        ))
     }
 }
 
@@ -115,7 +136,10 @@ fn short_id(prefix: &str) -> String {
     format!("{prefix}{}", &hex[..12])
 }
 
-async fn process_sync(State(ctx): State<Ctx>, Json(body): Json<PaymentRequest>) -> Result<Json<Value>, ApiError> {
+async fn process_sync(
+    State(ctx): State<Ctx>,
+    Json(body): Json<PaymentRequest>,
+) -> Result<Json<Value>, ApiError> {
     let (amount, currency, order_id) = body.validate()?;
     tokio::time::sleep(Duration::from_millis(ctx.knobs.get().payment_delay_ms)).await;
     let (payment_id, transaction_id) = (short_id("pay_"), uuid::Uuid::new_v4().to_string());
@@ -130,7 +154,8 @@ async fn process_sync(State(ctx): State<Ctx>, Json(body): Json<PaymentRequest>) 
     .bind(&transaction_id)
     .fetch_one(&ctx.db)
     .await?;
-    ctx.completions.emit(ScenarioId::S2, steps::PAYMENT_COMPLETED, true);
+    ctx.completions
+        .emit(ScenarioId::S2, steps::PAYMENT_COMPLETED, true);
     Ok(Json(json!({
         "status": "success",
         "payment_id": payment_id,
@@ -142,7 +167,10 @@ async fn process_sync(State(ctx): State<Ctx>, Json(body): Json<PaymentRequest>) 
     })))
 }
 
-async fn process_async(State(ctx): State<Ctx>, Json(body): Json<PaymentRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn process_async(
+    State(ctx): State<Ctx>,
+    Json(body): Json<PaymentRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (amount, currency, order_id) = body.validate()?;
     let payment_id = short_id("pay_");
     let mut tx = ctx.db.begin().await?;
@@ -165,7 +193,12 @@ async fn process_async(State(ctx): State<Ctx>, Json(body): Json<PaymentRequest>)
         timestamp: created_at,
     };
     ctx.broker
-        .publish(Outgoing::event(DEFAULT_EXCHANGE, PAYMENT_INITIATED, event.event_id.clone(), &event))
+        .publish(Outgoing::event(
+            DEFAULT_EXCHANGE,
+            PAYMENT_INITIATED,
+            event.event_id.clone(),
+            &event,
+        ))
         .await?;
     tx.commit().await?;
     let body = json!({
@@ -202,7 +235,11 @@ async fn complete_payment(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     .bind(&transaction_id)
     .execute(&mut *tx)
     .await?;
-    anyhow::ensure!(updated.rows_affected() == 1, "payment {} is unknown or not processing", event.payment_id);
+    anyhow::ensure!(
+        updated.rows_affected() == 1,
+        "payment {} is unknown or not processing",
+        event.payment_id
+    );
     // Derived from the payment, so a re-published completion is still one event downstream.
     let completed = PaymentCompleted {
         event_id: format!("completed-{}", event.payment_id),
@@ -212,10 +249,16 @@ async fn complete_payment(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
         timestamp: Utc::now(),
     };
     ctx.broker
-        .publish(Outgoing::event(DEFAULT_EXCHANGE, PAYMENT_COMPLETED, completed.event_id.clone(), &completed))
+        .publish(Outgoing::event(
+            DEFAULT_EXCHANGE,
+            PAYMENT_COMPLETED,
+            completed.event_id.clone(),
+            &completed,
+        ))
         .await?;
     tx.commit().await?;
-    ctx.completions.emit(ScenarioId::S2, steps::PAYMENT_COMPLETED, true);
+    ctx.completions
+        .emit(ScenarioId::S2, steps::PAYMENT_COMPLETED, true);
     Ok(())
 }
 
@@ -248,7 +291,10 @@ struct PaymentRow {
     completed_at: Option<DateTime<Utc>>,
 }
 
-async fn payment_status(State(ctx): State<Ctx>, Path(payment_id): Path<String>) -> Result<Json<PaymentRow>, ApiError> {
+async fn payment_status(
+    State(ctx): State<Ctx>,
+    Path(payment_id): Path<String>,
+) -> Result<Json<PaymentRow>, ApiError> {
     let row: Option<PaymentRow> = sqlx::query_as(
         "SELECT payment_id, order_id, amount, currency, status, transaction_id, created_at, completed_at
          FROM payments WHERE payment_id = $1",
@@ -256,7 +302,8 @@ async fn payment_status(State(ctx): State<Ctx>, Path(payment_id): Path<String>) 
     .bind(&payment_id)
     .fetch_optional(&ctx.db)
     .await?;
-    row.map(Json).ok_or_else(|| ApiError::not_found(format!("Payment {payment_id} not found")))
+    row.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("Payment {payment_id} not found")))
 }
 
 /// Peer 003's always-failing payment: 400 with the reason in `detail`.
@@ -282,10 +329,18 @@ struct PayRequest {
     amount: f64,
 }
 
-async fn pay(State(ctx): State<Ctx>, Json(body): Json<PayRequest>) -> Result<Json<Value>, ApiError> {
+async fn pay(
+    State(ctx): State<Ctx>,
+    Json(body): Json<PayRequest>,
+) -> Result<Json<Value>, ApiError> {
     if !body.amount.is_finite() || body.amount <= 0.0 {
         return Err(ApiError::unprocessable("amount must be a positive number"));
     }
-    tokio::time::sleep(Duration::from_millis(ctx.knobs.get().showdown_payment_delay_ms)).await;
-    Ok(Json(json!({ "status": "PAID", "order_id": body.order_id.into_string() })))
+    tokio::time::sleep(Duration::from_millis(
+        ctx.knobs.get().showdown_payment_delay_ms,
+    ))
+    .await;
+    Ok(Json(
+        json!({ "status": "PAID", "order_id": body.order_id.into_string() }),
+    ))
 }

@@ -45,7 +45,11 @@ pub fn definition(service: Service) -> Option<Definition> {
 
 /// The services `definition` knows, for error messages.
 pub fn available() -> Vec<&'static str> {
-    Service::ALL.into_iter().filter(|s| definition(*s).is_some()).map(Service::name).collect()
+    Service::ALL
+        .into_iter()
+        .filter(|s| definition(*s).is_some())
+        .map(Service::name)
+        .collect()
 }
 
 /// Schema of a service in its mode's database (`user` is reserved in SQL, hence the suffix).

@@ -17,15 +17,27 @@ use crate::{app, metrics, registry};
 pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
     logging::init();
     let definition = registry::definition(service).with_context(|| {
-        format!("service `{service}` is not served by this build yet (available: {})", registry::available().join(", "))
+        format!(
+            "service `{service}` is not served by this build yet (available: {})",
+            registry::available().join(", ")
+        )
     })?;
     metrics::install();
     let mode = settings.mode;
     let stop = shutdown::on_signals();
-    let broker = Broker::start(settings.amqp_url.clone(), format!("ms-service {service} ({mode})"), stop.clone());
-    let pool = db::connect_with_retry(&settings.database_url, &registry::schema(service), settings.db_pool_max, definition.migrator)
-        .await
-        .context("connecting to PostgreSQL")?;
+    let broker = Broker::start(
+        settings.amqp_url.clone(),
+        format!("ms-service {service} ({mode})"),
+        stop.clone(),
+    );
+    let pool = db::connect_with_retry(
+        &settings.database_url,
+        &registry::schema(service),
+        settings.db_pool_max,
+        definition.migrator,
+    )
+    .await
+    .context("connecting to PostgreSQL")?;
     let knobs = Tunables::new(settings.initial_knobs());
     let inflight = InflightLimit::default();
     inflight.set(knobs.get().sync_max_inflight);
@@ -54,7 +66,10 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         .await?;
     // Consumers saw the same token: wait for their in-flight deliveries to finish and ack.
     let drained = futures_util::future::join_all(consumers);
-    if tokio::time::timeout(Duration::from_secs(10), drained).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drained)
+        .await
+        .is_err()
+    {
         tracing::warn!("consumers still busy after 10 s; their deliveries will be redelivered");
     }
     pool.close().await;

@@ -35,7 +35,10 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
-    sqlx::query("TRUNCATE users, processed_events RESTART IDENTITY").execute(db).await.map(|_| ())
+    sqlx::query("TRUNCATE users, processed_events RESTART IDENTITY")
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 #[derive(Deserialize)]
@@ -46,7 +49,10 @@ struct Registration {
 /// Pydantic's `EmailStr` rejected what this rejects; the answer keeps FastAPI's 422 shape.
 fn valid_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim();
-    if email.len() <= 254 && email.parse::<email_address::EmailAddress>().is_ok() && email.contains('.') {
+    if email.len() <= 254
+        && email.parse::<email_address::EmailAddress>().is_ok()
+        && email.contains('.')
+    {
         Ok(email.to_owned())
     } else {
         Err(ApiError::unprocessable(json!([{
@@ -56,7 +62,10 @@ fn valid_email(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-async fn insert_user<'e>(db: impl PgExecutor<'e>, email: &str) -> Result<(i64, DateTime<Utc>), ApiError> {
+async fn insert_user<'e>(
+    db: impl PgExecutor<'e>,
+    email: &str,
+) -> Result<(i64, DateTime<Utc>), ApiError> {
     let row: Option<(i64, DateTime<Utc>)> =
         sqlx::query_as("INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING RETURNING id, created_at")
             .bind(email)
@@ -65,17 +74,32 @@ async fn insert_user<'e>(db: impl PgExecutor<'e>, email: &str) -> Result<(i64, D
     row.ok_or_else(|| ApiError::bad_request("Email already registered"))
 }
 
-async fn register_sync(State(ctx): State<Ctx>, Json(body): Json<Registration>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn register_sync(
+    State(ctx): State<Ctx>,
+    Json(body): Json<Registration>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = valid_email(&body.email)?;
     // Committed before the e-mail call: no database connection is held while we wait
     // (the peers held one, which capped them near 25 req/s).
     let (id, created_at) = insert_user(&ctx.db, &email).await?;
     let url = format!("{}/send_welcome_email", ctx.settings.peers.email_url);
-    let call = http::post_json(&ctx.http, "email", &url, &json!({ "email": email, "user_id": id })).await;
+    let call = http::post_json(
+        &ctx.http,
+        "email",
+        &url,
+        &json!({ "email": email, "user_id": id }),
+    )
+    .await;
     let warnings: Vec<String> = match call {
         Ok(reply) if reply.is_success() => vec![],
-        Ok(reply) => vec![format!("welcome e-mail failed: email service answered {}", reply.status)],
-        Err(err) => vec![format!("welcome e-mail failed: {}", err.detail.as_str().unwrap_or("email service error"))],
+        Ok(reply) => vec![format!(
+            "welcome e-mail failed: email service answered {}",
+            reply.status
+        )],
+        Err(err) => vec![format!(
+            "welcome e-mail failed: {}",
+            err.detail.as_str().unwrap_or("email service error")
+        )],
     };
     if !warnings.is_empty() {
         // As the peer: the user exists, so registration still succeeds; the client is told.
@@ -92,15 +116,28 @@ async fn register_sync(State(ctx): State<Ctx>, Json(body): Json<Registration>) -
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-async fn register_async(State(ctx): State<Ctx>, Json(body): Json<Registration>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn register_async(
+    State(ctx): State<Ctx>,
+    Json(body): Json<Registration>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = valid_email(&body.email)?;
     // The user row and the event stand or fall together: the transaction commits only after
     // the broker confirmed, so a 503 leaves no half-registered user behind.
     let mut tx = ctx.db.begin().await?;
     let (id, created_at) = insert_user(&mut *tx, &email).await?;
-    let event = UserRegistered { event_id: new_event_id(), user_id: id, email: email.clone(), timestamp: created_at };
+    let event = UserRegistered {
+        event_id: new_event_id(),
+        user_id: id,
+        email: email.clone(),
+        timestamp: created_at,
+    };
     ctx.broker
-        .publish(Outgoing::event(DEFAULT_EXCHANGE, USER_REGISTERED, event.event_id.clone(), &event))
+        .publish(Outgoing::event(
+            DEFAULT_EXCHANGE,
+            USER_REGISTERED,
+            event.event_id.clone(),
+            &event,
+        ))
         .await?;
     tx.commit().await?;
     let body = json!({
@@ -114,14 +151,21 @@ async fn register_async(State(ctx): State<Ctx>, Json(body): Json<Registration>) 
 }
 
 async fn list_users(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
-    let users: Vec<(i64, String)> = sqlx::query_as("SELECT id, email FROM users ORDER BY id").fetch_all(&ctx.db).await?;
-    let users: Vec<Value> = users.into_iter().map(|(id, email)| json!({ "id": id, "email": email })).collect();
+    let users: Vec<(i64, String)> = sqlx::query_as("SELECT id, email FROM users ORDER BY id")
+        .fetch_all(&ctx.db)
+        .await?;
+    let users: Vec<Value> = users
+        .into_iter()
+        .map(|(id, email)| json!({ "id": id, "email": email }))
+        .collect();
     Ok(Json(json!({ "count": users.len(), "users": users })))
 }
 
 async fn get_user(State(ctx): State<Ctx>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    let user: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, email FROM users WHERE id = $1").bind(id).fetch_optional(&ctx.db).await?;
+    let user: Option<(i64, String)> = sqlx::query_as("SELECT id, email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&ctx.db)
+        .await?;
     let (id, email) = user.ok_or_else(|| ApiError::not_found("User not found"))?;
     Ok(Json(json!({ "id": id, "email": email })))
 }
@@ -132,8 +176,18 @@ mod tests {
 
     #[test]
     fn emails_are_validated() {
-        assert_eq!(valid_email(" a.b@example.com ").ok().as_deref(), Some("a.b@example.com"));
-        for bad in ["", "plain", "a@b", "@example.com", "a b@example.com", "a@@example.com"] {
+        assert_eq!(
+            valid_email(" a.b@example.com ").ok().as_deref(),
+            Some("a.b@example.com")
+        );
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "@example.com",
+            "a b@example.com",
+            "a@@example.com",
+        ] {
             assert!(valid_email(bad).is_err(), "{bad:?} must be rejected");
         }
     }

@@ -2,6 +2,8 @@
 //! binary of its own so that no other test runs while the broker is down (cargo runs test
 //! binaries one after another).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod support;
 
 use std::time::Duration;
@@ -10,10 +12,16 @@ use serde_json::json;
 use support::{World, unique, wait_for};
 
 async fn rabbitmqctl(command: &str) {
-    let ctl = std::env::var("MS_TEST_RABBITMQCTL").expect("MS_TEST_RABBITMQCTL (run through scripts/test.sh)");
+    let ctl = std::env::var("MS_TEST_RABBITMQCTL")
+        .expect("MS_TEST_RABBITMQCTL (run through scripts/test.sh)");
     let mut words = ctl.split_whitespace();
     let program = words.next().expect("a command");
-    let status = tokio::process::Command::new(program).args(words).arg(command).status().await.expect("run rabbitmqctl");
+    let status = tokio::process::Command::new(program)
+        .args(words)
+        .arg(command)
+        .status()
+        .await
+        .expect("run rabbitmqctl");
     assert!(status.success(), "rabbitmqctl {command} failed");
 }
 
@@ -21,9 +29,21 @@ async fn rabbitmqctl(command: &str) {
 async fn broker_down_means_503_and_the_service_recovers_by_itself() {
     let world = World::new("outage").await;
     let mut user = world.service("user", "async").start().await;
-    let email = world.service("email", "async").env("EMAIL_DELAY_MS", 0).start().await;
+    let email = world
+        .service("email", "async")
+        .env("EMAIL_DELAY_MS", 0)
+        .start()
+        .await;
     let pids = (user.pid(), email.pid());
-    assert_eq!(user.post("/register", json!({ "email": format!("{}@example.com", unique("before")) })).await.status, 202);
+    assert_eq!(
+        user.post(
+            "/register",
+            json!({ "email": format!("{}@example.com", unique("before")) })
+        )
+        .await
+        .status,
+        202
+    );
 
     rabbitmqctl("stop_app").await;
     let lost = format!("{}@example.com", unique("during"));
@@ -37,18 +57,39 @@ async fn broker_down_means_503_and_the_service_recovers_by_itself() {
     assert_eq!(ready.body["broker"], "down");
 
     let after = format!("{}@example.com", unique("after"));
-    wait_for("registrations to be accepted again", Duration::from_secs(30), || async {
-        let reply = user.post("/register", json!({ "email": after })).await;
-        assert!(reply.status == 202 || reply.status == 503, "only 202 or 503, got {reply:?}");
-        (reply.status == 202).then_some(())
-    })
+    wait_for(
+        "registrations to be accepted again",
+        Duration::from_secs(30),
+        || async {
+            let reply = user.post("/register", json!({ "email": after })).await;
+            assert!(
+                reply.status == 202 || reply.status == 503,
+                "only 202 or 503, got {reply:?}"
+            );
+            (reply.status == 202).then_some(())
+        },
+    )
     .await;
-    wait_for("the e-mail after recovery", Duration::from_secs(30), || async {
-        (email.get(&format!("/emails?recipient={after}")).await.body["count"] == 1).then_some(())
-    })
+    wait_for(
+        "the e-mail after recovery",
+        Duration::from_secs(30),
+        || async {
+            (email.get(&format!("/emails?recipient={after}")).await.body["count"] == 1)
+                .then_some(())
+        },
+    )
     .await;
-    assert_eq!(email.get(&format!("/emails?recipient={lost}")).await.body["count"], 0, "the refused registration sent nothing");
-    assert!(user.get("/users").await.body["users"].as_array().is_some_and(|u| u.iter().all(|x| x["email"] != lost.as_str())), "and stored nothing");
+    assert_eq!(
+        email.get(&format!("/emails?recipient={lost}")).await.body["count"],
+        0,
+        "the refused registration sent nothing"
+    );
+    assert!(
+        user.get("/users").await.body["users"]
+            .as_array()
+            .is_some_and(|u| u.iter().all(|x| x["email"] != lost.as_str())),
+        "and stored nothing"
+    );
     assert!(user.is_running(), "recovered without a process restart");
     assert_eq!((user.pid(), email.pid()), pids);
 }

@@ -39,7 +39,8 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn json<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| anyhow!("malformed {} message: {e}", self.queue))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| anyhow!("malformed {} message: {e}", self.queue))
     }
 
     /// Records that this event had already been handled (a redelivery or a duplicate).
@@ -83,7 +84,10 @@ impl ConsumerOptions {
 
     /// Workers that must do one job at a time (S4's CPU-bound reports).
     pub fn one_at_a_time(self) -> Self {
-        ConsumerOptions { prefetch: 1, ..self }
+        ConsumerOptions {
+            prefetch: 1,
+            ..self
+        }
     }
 }
 
@@ -106,7 +110,8 @@ pub fn spawn(
                 },
             };
             let Some(link) = link else { continue };
-            if let Err(err) = consume_on(&link, &broker, queue, options, &handler, &shutdown).await {
+            if let Err(err) = consume_on(&link, &broker, queue, options, &handler, &shutdown).await
+            {
                 tracing::warn!(queue, error = %err, "consumer interrupted; will resubscribe");
             }
             if shutdown.is_cancelled() {
@@ -130,9 +135,16 @@ async fn consume_on(
     shutdown: &CancellationToken,
 ) -> lapin::Result<()> {
     let channel = link.connection.create_channel().await?;
-    channel.basic_qos(options.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(options.prefetch, BasicQosOptions::default())
+        .await?;
     let mut deliveries = channel
-        .basic_consume(queue.into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     tracing::info!(queue, prefetch = options.prefetch, "consuming");
     let in_flight = TaskTracker::new();
@@ -157,7 +169,13 @@ async fn consume_on(
     result
 }
 
-async fn process(delivery: Delivery, queue: &'static str, options: ConsumerOptions, handler: Handler, broker: Broker) {
+async fn process(
+    delivery: Delivery,
+    queue: &'static str,
+    options: ConsumerOptions,
+    handler: Handler,
+    broker: Broker,
+) {
     let props = &delivery.properties;
     let attempt = retry_count(props);
     let correlation_id = props
@@ -169,7 +187,9 @@ async fn process(delivery: Delivery, queue: &'static str, options: ConsumerOptio
     metrics::counter!("messages_consumed_total", "queue" => queue).increment(1);
 
     let outcome = match &event_id {
-        None => Err(anyhow!("message without message_id (the event id); cannot be handled idempotently")),
+        None => Err(anyhow!(
+            "message without message_id (the event id); cannot be handled idempotently"
+        )),
         Some(id) => {
             let incoming = Incoming {
                 queue,
@@ -180,7 +200,9 @@ async fn process(delivery: Delivery, queue: &'static str, options: ConsumerOptio
             };
             // A task of its own, so that a panicking handler counts as a failed attempt.
             let run = correlation::scope(correlation_id.clone(), handler(incoming));
-            tokio::spawn(run).await.unwrap_or_else(|e| Err(anyhow!("handler panicked: {e}")))
+            tokio::spawn(run)
+                .await
+                .unwrap_or_else(|e| Err(anyhow!("handler panicked: {e}")))
         }
     };
 
@@ -189,27 +211,52 @@ async fn process(delivery: Delivery, queue: &'static str, options: ConsumerOptio
             if !options.ack_delay.is_zero() {
                 tokio::time::sleep(options.ack_delay).await;
             }
-            delivery.acker.ack(BasicAckOptions::default()).await.map(|_| ())
+            delivery
+                .acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map(|_| ())
         }
         Err(err) => {
-            let copy = failed_copy(&delivery, queue, attempt, options, event_id, correlation_id, &err);
-            let (destination, is_retry) = (copy.routing_key.to_owned(), attempt < options.max_retries);
+            let copy = failed_copy(
+                &delivery,
+                queue,
+                attempt,
+                options,
+                event_id,
+                correlation_id,
+                &err,
+            );
+            let destination = copy.routing_key.to_string();
+            let is_retry = copy.expiration.is_some();
             match broker.publish(copy).await {
                 Ok(()) if is_retry => {
                     tracing::warn!(queue, attempt, error = %err, "handler failed; retry scheduled");
                     metrics::counter!("messages_retried_total", "queue" => queue).increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await.map(|_| ())
+                    delivery
+                        .acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map(|_| ())
                 }
                 Ok(()) => {
                     tracing::error!(queue, attempt, error = %err, to = %destination, "handler kept failing; dead-lettered");
-                    metrics::counter!("messages_dead_lettered_total", "queue" => queue).increment(1);
-                    delivery.acker.ack(BasicAckOptions::default()).await.map(|_| ())
+                    metrics::counter!("messages_dead_lettered_total", "queue" => queue)
+                        .increment(1);
+                    delivery
+                        .acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map(|_| ())
                 }
                 Err(publish_err) => {
                     // Neither retry nor DLQ took it: hand it back to the queue rather than lose it.
                     tracing::warn!(queue, error = %publish_err, "could not park a failed message; requeueing");
                     tokio::time::sleep(options.retry_delay).await;
-                    let requeue = BasicNackOptions { requeue: true, ..Default::default() };
+                    let requeue = BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    };
                     delivery.acker.nack(requeue).await.map(|_| ())
                 }
             }
@@ -231,16 +278,24 @@ fn failed_copy(
     correlation_id: String,
     err: &anyhow::Error,
 ) -> Outgoing<'static> {
-    let retry = attempt < options.max_retries;
+    // Without an id a retry could not be recognised as a duplicate: no retries, straight to the DLQ.
+    let retry = attempt < options.max_retries && event_id.is_some();
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     headers.insert(RETRY_HEADER.into(), AMQPValue::LongUInt(attempt + 1));
-    headers.insert(FAILURE_HEADER.into(), AMQPValue::LongString(format!("{err:#}").into()));
-    let target = if retry { retry_queue(queue) } else { dead_letter_queue(queue) };
+    headers.insert(
+        FAILURE_HEADER.into(),
+        AMQPValue::LongString(format!("{err:#}").into()),
+    );
+    let target = if retry {
+        retry_queue(queue)
+    } else {
+        dead_letter_queue(queue)
+    };
     Outgoing {
         exchange: DEFAULT_EXCHANGE,
         routing_key: target.into(),
         body: delivery.data.clone(),
-        event_id: event_id.unwrap_or_else(correlation::new_id),
+        event_id,
         correlation_id: Some(correlation_id),
         headers,
         expiration: retry.then(|| options.retry_delay * (attempt + 1)),

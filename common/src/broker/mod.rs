@@ -56,12 +56,13 @@ impl Link {
     }
 }
 
-/// A message to publish. `event_id` becomes the AMQP `message_id`, the idempotency key.
+/// A message to publish. `event_id` becomes the AMQP `message_id`, the idempotency key
+/// (absent only when dead-lettering a message that arrived without one).
 pub struct Outgoing<'a> {
     pub exchange: &'a str,
     pub routing_key: Cow<'a, str>,
     pub body: Vec<u8>,
-    pub event_id: String,
+    pub event_id: Option<String>,
     pub correlation_id: Option<String>,
     pub headers: FieldTable,
     /// Per-message TTL; used to park a message in a `.retry` queue.
@@ -71,13 +72,18 @@ pub struct Outgoing<'a> {
 
 impl<'a> Outgoing<'a> {
     /// A persistent JSON event carrying the current correlation id.
-    pub fn event(exchange: &'a str, routing_key: &'a str, event_id: String, body: &impl serde::Serialize) -> Self {
+    pub fn event(
+        exchange: &'a str,
+        routing_key: &'a str,
+        event_id: String,
+        body: &impl serde::Serialize,
+    ) -> Self {
         Outgoing {
             exchange,
             routing_key: Cow::Borrowed(routing_key),
             // Serialising our own plain structs cannot fail.
             body: serde_json::to_vec(body).unwrap_or_default(),
-            event_id,
+            event_id: Some(event_id),
             correlation_id: correlation::current(),
             headers: FieldTable::default(),
             expiration: None,
@@ -88,9 +94,11 @@ impl<'a> Outgoing<'a> {
     fn properties(&self) -> BasicProperties {
         let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_message_id(self.event_id.as_str().into())
             .with_delivery_mode(if self.persistent { 2 } else { 1 })
             .with_headers(self.headers.clone());
+        if let Some(id) = &self.event_id {
+            props = props.with_message_id(id.as_str().into());
+        }
         if let Some(id) = &self.correlation_id {
             props = props.with_correlation_id(id.as_str().into());
         }
@@ -102,7 +110,11 @@ impl<'a> Outgoing<'a> {
 
     /// The queue (or exchange) this message goes to, for metric labels.
     pub fn destination(&self) -> &str {
-        if self.exchange.is_empty() { &self.routing_key } else { self.exchange }
+        if self.exchange.is_empty() {
+            &self.routing_key
+        } else {
+            self.exchange
+        }
     }
 }
 
@@ -132,12 +144,26 @@ impl Broker {
 
     /// Publishes and waits for the broker's confirm: `Ok` means the broker has the message.
     pub async fn publish(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
-        let link = self.link.borrow().clone().filter(Link::alive).ok_or(PublishError::NotConnected)?;
-        let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let link = self
+            .link
+            .borrow()
+            .clone()
+            .filter(Link::alive)
+            .ok_or(PublishError::NotConnected)?;
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        };
         let confirm = async {
             let pending = link
                 .publisher
-                .basic_publish(msg.exchange.into(), msg.routing_key.as_ref().into(), options, &msg.body, msg.properties())
+                .basic_publish(
+                    msg.exchange.into(),
+                    msg.routing_key.as_ref().into(),
+                    options,
+                    &msg.body,
+                    msg.properties(),
+                )
                 .await?;
             Ok::<_, PublishError>(pending.await?)
         };
@@ -157,19 +183,34 @@ impl Broker {
 
     /// Publishes without waiting for a confirm; for telemetry, which may be lost.
     pub async fn publish_unconfirmed(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
-        let link = self.link.borrow().clone().filter(Link::alive).ok_or(PublishError::NotConnected)?;
-        // The confirm future is dropped: nobody waits for it.
-        let _ = link
+        let link = self
+            .link
+            .borrow()
+            .clone()
+            .filter(Link::alive)
+            .ok_or(PublishError::NotConnected)?;
+        let confirm = link
             .publisher
-            .basic_publish(msg.exchange.into(), msg.routing_key.as_ref().into(), BasicPublishOptions::default(), &msg.body, msg.properties())
+            .basic_publish(
+                msg.exchange.into(),
+                msg.routing_key.as_ref().into(),
+                BasicPublishOptions::default(),
+                &msg.body,
+                msg.properties(),
+            )
             .await?;
+        // Nobody waits for this confirm.
+        drop(confirm);
         Ok(())
     }
 }
 
 /// Reads the retry count a message carries (0 on its first delivery).
 pub fn retry_count(props: &BasicProperties) -> u32 {
-    let value = props.headers().as_ref().and_then(|h| h.inner().get(RETRY_HEADER).cloned());
+    let value = props
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(RETRY_HEADER).cloned());
     match value {
         Some(AMQPValue::LongUInt(n)) => n,
         Some(AMQPValue::LongInt(n)) => u32::try_from(n).unwrap_or(0),
@@ -180,7 +221,12 @@ pub fn retry_count(props: &BasicProperties) -> u32 {
     }
 }
 
-async fn supervise(url: String, client_name: String, link: watch::Sender<Option<Link>>, shutdown: CancellationToken) {
+async fn supervise(
+    url: String,
+    client_name: String,
+    link: watch::Sender<Option<Link>>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
     let mut reported_down = false;
     loop {
@@ -214,7 +260,9 @@ async fn supervise(url: String, client_name: String, link: watch::Sender<Option<
                 reported_down = true;
             }
             Err(_) if !reported_down => {
-                tracing::warn!("message broker connection attempt timed out; retrying in the background");
+                tracing::warn!(
+                    "message broker connection attempt timed out; retrying in the background"
+                );
                 reported_down = true;
             }
             _ => {}
@@ -235,6 +283,11 @@ async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
     topology::declare(&setup).await?;
     let _ = setup.close(200, "topology declared".into()).await;
     let publisher = connection.create_channel().await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
-    Ok(Link { connection: Arc::new(connection), publisher })
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok(Link {
+        connection: Arc::new(connection),
+        publisher,
+    })
 }

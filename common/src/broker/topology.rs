@@ -67,35 +67,108 @@ pub struct QueueSpec {
 }
 
 const EXCHANGES: &[ExchangeSpec] = &[
-    ExchangeSpec { name: PRODUCT_UPDATES, kind: || ExchangeKind::Fanout, durable: true },
-    ExchangeSpec { name: PAYMENT_FAILED, kind: || ExchangeKind::Fanout, durable: true },
-    ExchangeSpec { name: ECOMMERCE_EVENTS, kind: || ExchangeKind::Topic, durable: true },
-    ExchangeSpec { name: TELEMETRY, kind: || ExchangeKind::Topic, durable: false },
+    ExchangeSpec {
+        name: PRODUCT_UPDATES,
+        kind: || ExchangeKind::Fanout,
+        durable: true,
+    },
+    ExchangeSpec {
+        name: PAYMENT_FAILED,
+        kind: || ExchangeKind::Fanout,
+        durable: true,
+    },
+    ExchangeSpec {
+        name: ECOMMERCE_EVENTS,
+        kind: || ExchangeKind::Topic,
+        durable: true,
+    },
+    ExchangeSpec {
+        name: TELEMETRY,
+        kind: || ExchangeKind::Topic,
+        durable: false,
+    },
 ];
 
 pub const QUEUES: &[QueueSpec] = &[
-    QueueSpec { name: USER_REGISTERED, bindings: &[] },
-    QueueSpec { name: PAYMENT_INITIATED, bindings: &[] },
-    QueueSpec { name: PAYMENT_COMPLETED, bindings: &[] },
-    QueueSpec { name: SEARCH_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
-    QueueSpec { name: CACHE_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
-    QueueSpec { name: ANALYTICS_PRODUCT_UPDATES, bindings: &[(PRODUCT_UPDATES, "")] },
-    QueueSpec { name: REPORT_JOB, bindings: &[] },
-    QueueSpec { name: ORDER_CREATED, bindings: &[] },
-    QueueSpec { name: STOCK_RESERVED, bindings: &[] },
-    QueueSpec { name: INVENTORY_PAYMENT_FAILED, bindings: &[(PAYMENT_FAILED, "")] },
-    QueueSpec { name: ORDER_PAYMENT_FAILED, bindings: &[(PAYMENT_FAILED, "")] },
-    QueueSpec { name: STOCK_RELEASED, bindings: &[] },
-    QueueSpec { name: CLICK_TRACKED, bindings: &[] },
-    QueueSpec { name: SHOWDOWN_ORDER_CREATED, bindings: &[] },
-    QueueSpec { name: SHOWDOWN_PAYMENT_COMPLETED, bindings: &[] },
-    QueueSpec { name: PAYMENT_SERVICE, bindings: &[(ECOMMERCE_EVENTS, RK_ORDER_CREATED)] },
-    QueueSpec { name: EMAIL_SERVICE, bindings: &[(ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED)] },
+    QueueSpec {
+        name: USER_REGISTERED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: PAYMENT_INITIATED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: PAYMENT_COMPLETED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: SEARCH_PRODUCT_UPDATES,
+        bindings: &[(PRODUCT_UPDATES, "")],
+    },
+    QueueSpec {
+        name: CACHE_PRODUCT_UPDATES,
+        bindings: &[(PRODUCT_UPDATES, "")],
+    },
+    QueueSpec {
+        name: ANALYTICS_PRODUCT_UPDATES,
+        bindings: &[(PRODUCT_UPDATES, "")],
+    },
+    QueueSpec {
+        name: REPORT_JOB,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: ORDER_CREATED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: STOCK_RESERVED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: INVENTORY_PAYMENT_FAILED,
+        bindings: &[(PAYMENT_FAILED, "")],
+    },
+    QueueSpec {
+        name: ORDER_PAYMENT_FAILED,
+        bindings: &[(PAYMENT_FAILED, "")],
+    },
+    QueueSpec {
+        name: STOCK_RELEASED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: CLICK_TRACKED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: SHOWDOWN_ORDER_CREATED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: SHOWDOWN_PAYMENT_COMPLETED,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: PAYMENT_SERVICE,
+        bindings: &[(ECOMMERCE_EVENTS, RK_ORDER_CREATED)],
+    },
+    QueueSpec {
+        name: EMAIL_SERVICE,
+        bindings: &[(ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED)],
+    },
     QueueSpec {
         name: ORDER_UPDATES,
-        bindings: &[(ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED), (ECOMMERCE_EVENTS, RK_EMAIL_SENT)],
+        bindings: &[
+            (ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED),
+            (ECOMMERCE_EVENTS, RK_EMAIL_SENT),
+        ],
     },
-    QueueSpec { name: NOTIFICATIONS, bindings: &[] },
+    QueueSpec {
+        name: NOTIFICATIONS,
+        bindings: &[],
+    },
 ];
 
 pub fn retry_queue(queue: &str) -> String {
@@ -109,14 +182,27 @@ pub fn dead_letter_queue(queue: &str) -> String {
 /// Declares everything; idempotent, so every service runs it on every (re)connect.
 pub async fn declare(channel: &Channel) -> lapin::Result<()> {
     for exchange in EXCHANGES {
-        let options = ExchangeDeclareOptions { durable: exchange.durable, ..Default::default() };
+        let options = ExchangeDeclareOptions {
+            durable: exchange.durable,
+            ..Default::default()
+        };
         channel
-            .exchange_declare(exchange.name.into(), (exchange.kind)(), options, FieldTable::default())
+            .exchange_declare(
+                exchange.name.into(),
+                (exchange.kind)(),
+                options,
+                FieldTable::default(),
+            )
             .await?;
     }
-    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
     for queue in QUEUES {
-        channel.queue_declare(queue.name.into(), durable, FieldTable::default()).await?;
+        channel
+            .queue_declare(queue.name.into(), durable, FieldTable::default())
+            .await?;
         for (exchange, key) in queue.bindings {
             channel
                 .queue_bind(
@@ -129,11 +215,27 @@ pub async fn declare(channel: &Channel) -> lapin::Result<()> {
                 .await?;
         }
         let mut back_to_queue = FieldTable::default();
-        back_to_queue.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(DEFAULT_EXCHANGE.into()));
-        back_to_queue.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.name.into()));
-        channel.queue_declare(retry_queue(queue.name).as_str().into(), durable, back_to_queue).await?;
+        back_to_queue.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(DEFAULT_EXCHANGE.into()),
+        );
+        back_to_queue.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(queue.name.into()),
+        );
         channel
-            .queue_declare(dead_letter_queue(queue.name).as_str().into(), durable, FieldTable::default())
+            .queue_declare(
+                retry_queue(queue.name).as_str().into(),
+                durable,
+                back_to_queue,
+            )
+            .await?;
+        channel
+            .queue_declare(
+                dead_letter_queue(queue.name).as_str().into(),
+                durable,
+                FieldTable::default(),
+            )
             .await?;
     }
     Ok(())

@@ -9,7 +9,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{Value, json};
@@ -39,11 +41,17 @@ impl Infra {
         let amqp = required("MS_TEST_AMQP_URL");
         let db = required("MS_TEST_DATABASE_URL");
         Infra {
-            amqp_base: amqp.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(amqp),
+            amqp_base: amqp
+                .rsplit_once('/')
+                .map(|(base, _)| base.to_owned())
+                .unwrap_or(amqp),
             api: required("MS_TEST_RABBIT_API"),
             user: required("MS_TEST_RABBIT_USER"),
             pass: required("MS_TEST_RABBIT_PASS"),
-            database_base: db.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(db),
+            database_base: db
+                .rsplit_once('/')
+                .map(|(base, _)| base.to_owned())
+                .unwrap_or(db),
         }
     }
 }
@@ -71,9 +79,16 @@ impl World {
             infra,
             http,
         };
-        world.api_put(&format!("vhosts/{}", world.vhost), json!({})).await;
+        world
+            .api_put(&format!("vhosts/{}", world.vhost), json!({}))
+            .await;
         let perms = json!({ "configure": ".*", "write": ".*", "read": ".*" });
-        world.api_put(&format!("permissions/{}/{}", world.vhost, world.infra.user), perms).await;
+        world
+            .api_put(
+                &format!("permissions/{}/{}", world.vhost, world.infra.user),
+                perms,
+            )
+            .await;
         world
     }
 
@@ -87,16 +102,27 @@ impl World {
             .send()
             .await
             .expect("RabbitMQ management API reachable");
-        assert!(response.status().is_success(), "PUT {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "PUT {path}: {}",
+            response.status()
+        );
     }
 
     /// Applies a RabbitMQ policy to one queue of this vhost and waits until it is in force.
     pub async fn set_queue_policy(&self, queue: &str, definition: Value) {
         let body = json!({ "pattern": format!("^{}$", queue.replace('.', "\\.")), "definition": definition, "apply-to": "queues" });
-        self.api_put(&format!("policies/{}/test-limit", self.vhost), body).await;
+        self.api_put(&format!("policies/{}/test-limit", self.vhost), body)
+            .await;
         let url = format!("{}/api/queues/{}/{queue}", self.infra.api, self.vhost);
         wait_for("policy applied", Duration::from_secs(15), || async {
-            let r = self.http.get(&url).basic_auth(&self.infra.user, Some(&self.infra.pass)).send().await.ok()?;
+            let r = self
+                .http
+                .get(&url)
+                .basic_auth(&self.infra.user, Some(&self.infra.pass))
+                .send()
+                .await
+                .ok()?;
             let v: Value = r.json().await.ok()?;
             (v["policy"] == "test-limit").then_some(())
         })
@@ -104,15 +130,24 @@ impl World {
     }
 
     pub async fn amqp(&self) -> Connection {
-        Connection::connect(&self.amqp_url, ConnectionProperties::default()).await.expect("test AMQP connection")
+        Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("test AMQP connection")
     }
 
     /// Exact queue depth (passive declare), or None if the queue does not exist yet.
     pub async fn queue_depth(&self, queue: &str) -> Option<u32> {
         let conn = self.amqp().await;
         let channel = conn.create_channel().await.ok()?;
-        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-        let depth = channel.queue_declare(queue.into(), passive, FieldTable::default()).await.ok().map(|q| q.message_count());
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let depth = channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .ok()
+            .map(|q| q.message_count());
         let _ = conn.close(200, "bye".into()).await;
         depth
     }
@@ -121,13 +156,24 @@ impl World {
     pub async fn publish_raw(&self, queue: &str, body: &[u8], message_id: Option<&str>) {
         let conn = self.amqp().await;
         let channel = conn.create_channel().await.expect("channel");
-        channel.confirm_select(Default::default()).await.expect("confirm mode");
-        let mut props = BasicProperties::default().with_delivery_mode(2).with_content_type("application/json".into());
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirm mode");
+        let mut props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
         if let Some(id) = message_id {
             props = props.with_message_id(id.into());
         }
         let confirm = channel
-            .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), body, props)
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body,
+                props,
+            )
             .await
             .expect("publish")
             .await
@@ -141,17 +187,46 @@ impl World {
         let conn = self.amqp().await;
         let channel = conn.create_channel().await.expect("channel");
         channel
-            .exchange_declare("ms.telemetry".into(), lapin::ExchangeKind::Topic, Default::default(), FieldTable::default())
+            .exchange_declare(
+                "ms.telemetry".into(),
+                lapin::ExchangeKind::Topic,
+                Default::default(),
+                FieldTable::default(),
+            )
             .await
             .expect("telemetry exchange");
-        let exclusive = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
-        let queue = channel.queue_declare("".into(), exclusive, FieldTable::default()).await.expect("queue");
+        let exclusive = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), exclusive, FieldTable::default())
+            .await
+            .expect("queue");
         channel
-            .queue_bind(queue.name().clone(), "ms.telemetry".into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue.name().clone(),
+                "ms.telemetry".into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .expect("bind");
-        let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
-        let mut consumer = channel.basic_consume(queue.name().clone(), "".into(), no_ack, FieldTable::default()).await.expect("consume");
+        let no_ack = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
+        let mut consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let _keep = conn;
@@ -165,17 +240,31 @@ impl World {
     }
 
     pub fn service(&self, service: &str, mode: &str) -> ServiceBuilder {
-        ServiceBuilder { world: self.clone(), service: service.to_owned(), mode: mode.to_owned(), env: HashMap::new() }
+        ServiceBuilder {
+            world: self.clone(),
+            service: service.to_owned(),
+            mode: mode.to_owned(),
+            env: HashMap::new(),
+        }
     }
 }
 
 /// Waits up to `limit` for a completion event with this correlation id and step.
-pub async fn expect_completion(rx: &mut mpsc::UnboundedReceiver<Value>, correlation_id: &str, step: &str, limit: Duration) -> Value {
+pub async fn expect_completion(
+    rx: &mut mpsc::UnboundedReceiver<Value>,
+    correlation_id: &str,
+    step: &str,
+    limit: Duration,
+) -> Value {
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(event)) if event["correlation_id"] == correlation_id && event["step"] == step => return event,
+            Ok(Some(event))
+                if event["correlation_id"] == correlation_id && event["step"] == step =>
+            {
+                return event;
+            }
             Ok(Some(_)) => continue,
             _ => panic!("no completion event {step} for {correlation_id} within {limit:?}"),
         }
@@ -198,7 +287,10 @@ impl ServiceBuilder {
     /// Starts the process and waits until `/ready` answers 200.
     pub async fn start(self) -> Service {
         let port = free_port();
-        let log = std::env::temp_dir().join(format!("ms-test-{}-{}-{}-{port}.log", self.world.vhost, self.service, self.mode));
+        let log = std::env::temp_dir().join(format!(
+            "ms-test-{}-{}-{}-{port}.log",
+            self.world.vhost, self.service, self.mode
+        ));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ms-service"));
@@ -218,7 +310,12 @@ impl ServiceBuilder {
             .stderr(Stdio::from(err))
             .kill_on_drop(true);
         let child = command.spawn().expect("spawn ms-service");
-        let service = Service { child, base: format!("http://127.0.0.1:{port}"), log, http: reqwest::Client::new() };
+        let service = Service {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            http: reqwest::Client::new(),
+        };
         service.wait_ready(Duration::from_secs(60)).await;
         service
     }
@@ -253,7 +350,11 @@ impl Service {
         })
         .await;
         if ok.is_none() {
-            panic!("{} not ready within {limit:?}; log:\n{}", self.base, self.log_tail());
+            panic!(
+                "{} not ready within {limit:?}; log:\n{}",
+                self.base,
+                self.log_tail()
+            );
         }
     }
 
@@ -273,7 +374,13 @@ impl Service {
     }
 
     pub async fn post_with_id(&self, path: &str, body: Value, correlation_id: &str) -> Reply {
-        self.send(self.http.post(self.url(path)).header("x-correlation-id", correlation_id).json(&body)).await
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("x-correlation-id", correlation_id)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -281,7 +388,10 @@ impl Service {
     }
 
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN);
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -292,17 +402,36 @@ impl Service {
         let started = Instant::now();
         let response = request.send().await.expect("service reachable");
         let status = response.status().as_u16();
-        let correlation_id = response.headers().get("x-correlation-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let correlation_id = response
+            .headers()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body, correlation_id, elapsed: started.elapsed() }
+        Reply {
+            status,
+            body,
+            correlation_id,
+            elapsed: started.elapsed(),
+        }
     }
 
     /// A counter from `/metrics`, summed over the series whose labels contain `labels`.
     pub async fn metric(&self, name: &str, labels: &str) -> f64 {
-        let text = self.http.get(self.url("/metrics")).send().await.expect("metrics").text().await.unwrap_or_default();
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default();
         text.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']) && l.contains(labels))
+            .filter(|l| {
+                l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']) && l.contains(labels)
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
@@ -320,13 +449,22 @@ impl Reply {
     /// Asserts the CONTRACT §4 error envelope.
     pub fn assert_error(&self, status: u16) {
         assert_eq!(self.status, status, "{self:?}");
-        assert!(!self.body["detail"].is_null(), "error without detail: {self:?}");
-        assert!(self.body["correlation_id"].is_string(), "error without correlation_id: {self:?}");
+        assert!(
+            !self.body["detail"].is_null(),
+            "error without detail: {self:?}"
+        );
+        assert!(
+            self.body["correlation_id"].is_string(),
+            "error without correlation_id: {self:?}"
+        );
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Polls `check` every 100 ms until it yields a value or `limit` passes.
@@ -352,9 +490,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    try_wait_for(limit, check).await.unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
+    try_wait_for(limit, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
