@@ -23,7 +23,7 @@ pub async fn connect(
         .application_name(schema);
     let pool = PgPoolOptions::new()
         .max_connections(pool_max)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await?;
     create_schema(&pool, schema).await?;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -64,6 +65,32 @@ pub struct World {
     pub amqp_url: String,
     pub database_url: String,
     http: reqwest::Client,
+    _cleanup: Arc<VhostCleanup>,
+}
+
+/// Deletes the test's vhost (its queues and connections) when the last `World` clone goes,
+/// so that runs do not pile up queues the broker keeps collecting statistics for.
+struct VhostCleanup {
+    url: String,
+    credentials: String,
+}
+
+impl Drop for VhostCleanup {
+    fn drop(&mut self) {
+        // Drop cannot be async; curl is part of the test toolbox (`.ci/run` installs it).
+        let _ = std::process::Command::new("curl")
+            .args([
+                "-fs",
+                "-o",
+                "/dev/null",
+                "-X",
+                "DELETE",
+                "-u",
+                &self.credentials,
+                &self.url,
+            ])
+            .status();
+    }
 }
 
 impl World {
@@ -72,7 +99,12 @@ impl World {
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let vhost = format!("t-{name}-{tag}");
         let http = reqwest::Client::new();
+        let cleanup = VhostCleanup {
+            url: format!("{}/api/vhosts/{vhost}", infra.api),
+            credentials: format!("{}:{}", infra.user, infra.pass),
+        };
         let world = World {
+            _cleanup: Arc::new(cleanup),
             amqp_url: format!("{}/{vhost}", infra.amqp_base),
             database_url: format!("{}/t_{}_{tag}", infra.database_base, name.replace('-', "_")),
             vhost,
