@@ -376,9 +376,13 @@ impl Service {
 
     pub async fn wait_ready(&self, limit: Duration) {
         let url = self.url("/ready");
+        // Sync services are ready without the broker (they only publish completion events
+        // on it, best effort); tests also want those events, so wait for the broker too.
         let ok = try_wait_for(limit, || async {
             let r = self.http.get(&url).send().await.ok()?;
-            r.status().is_success().then_some(())
+            let ok = r.status().is_success();
+            let body: Value = r.json().await.ok()?;
+            (ok && body["broker"] == "up").then_some(())
         })
         .await;
         if ok.is_none() {
