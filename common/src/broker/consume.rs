@@ -50,6 +50,8 @@ impl Incoming {
     }
 }
 
+const PARKING_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub type Handler = Arc<dyn Fn(Incoming) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
 /// Wraps an async fn as a [`Handler`].
@@ -229,7 +231,9 @@ async fn process(
             );
             let destination = copy.routing_key.to_string();
             let is_retry = copy.expiration.is_some();
-            match broker.publish(copy).await {
+            // The delivery is held meanwhile, so wait long: giving up early on a slow confirm would
+            // requeue a message whose parked copy the broker may still store (a double retry).
+            match broker.publish_within(copy, PARKING_CONFIRM_TIMEOUT).await {
                 Ok(()) if is_retry => {
                     tracing::warn!(queue, attempt, error = %err, "handler failed; retry scheduled");
                     metrics::counter!("messages_retried_total", "queue" => queue).increment(1);

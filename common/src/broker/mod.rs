@@ -144,6 +144,16 @@ impl Broker {
 
     /// Publishes and waits for the broker's confirm: `Ok` means the broker has the message.
     pub async fn publish(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
+        self.publish_within(msg, CONFIRM_TIMEOUT).await
+    }
+
+    /// As [`Broker::publish`], with its own confirm timeout. A timeout does not prove the
+    /// message was lost (the confirm may come late), so callers that can wait longer should.
+    pub async fn publish_within(
+        &self,
+        msg: Outgoing<'_>,
+        limit: Duration,
+    ) -> Result<(), PublishError> {
         let link = self
             .link
             .borrow()
@@ -167,9 +177,9 @@ impl Broker {
                 .await?;
             Ok::<_, PublishError>(pending.await?)
         };
-        let outcome = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+        let outcome = tokio::time::timeout(limit, confirm)
             .await
-            .map_err(|_| PublishError::Timeout(CONFIRM_TIMEOUT))??;
+            .map_err(|_| PublishError::Timeout(limit))??;
         match outcome {
             Confirmation::Ack(None) => {
                 metrics::counter!("messages_published_total", "queue" => msg.destination().to_owned()).increment(1);
