@@ -25,7 +25,7 @@ if [[ "$STATE" =~ [[:space:]] ]]; then
     exit 2
 fi
 
-TIMEOUT="${MS_TEST_INFRA_TIMEOUT:-120}"  # seconds, per wait (RabbitMQ boots slowly on slow VMs)
+TIMEOUT="${MS_TEST_INFRA_TIMEOUT:-180}"  # seconds, per wait (RabbitMQ boots slowly on slow VMs)
 
 USER_NAME=mstest
 USER_PASS=mstest-pass
@@ -186,6 +186,11 @@ pg_start() {
     chown postgres:postgres "$PG_DIR" "$PG_SOCK"
     chmod 700 "$PG_DIR" "$PG_SOCK"
 
+    if ! pg_running; then
+        # Same reasoning as for RabbitMQ: a cold start gets an empty cluster, so
+        # databases left by killed runs never pile up.
+        rm -rf "$PG_DATA"
+    fi
     if [ ! -f "$PG_DATA/PG_VERSION" ]; then
         log "postgres: initdb into $PG_DATA"
         rm -rf "$PG_DATA"
@@ -313,6 +318,11 @@ rmq_start() {
         port_open "$p" && die "port $p is already taken by something else; cannot start rabbitmq"
     done
     rm -f "$RMQ_PID_FILE"
+    # A cold start begins from an empty database: vhosts left behind by killed
+    # test runs are recovered one by one at boot (57 queues each), which once
+    # pushed the boot past the timeout. Nothing in here is worth keeping.
+    rm -rf "$RMQ_DIR/mnesia"
+    mkdir -p "$RMQ_DIR/mnesia"
     log "rabbitmq: starting node $RMQ_NODE on 127.0.0.1:$RMQ_PORT, management 127.0.0.1:$RMQ_MGMT_PORT (logs: $RMQ_LOG_DIR)"
     (cd / && exec setsid env HOME="$RMQ_HOME" RABBITMQ_CONF_ENV_FILE="$RMQ_ENV_FILE" \
         "$RMQ_BIN/rabbitmq-server" >>"$RMQ_STARTUP_LOG" 2>&1 </dev/null) &
