@@ -109,6 +109,8 @@ pub struct Settings {
     #[command(flatten)]
     pub peers: Peers,
     #[command(flatten)]
+    pub async_peers: AsyncPeers,
+    #[command(flatten)]
     pub knobs: KnobArgs,
 }
 
@@ -162,6 +164,72 @@ pub struct Peers {
         default_value = "http://inventory:8000"
     )]
     pub inventory_url: String,
+}
+
+/// Base URLs of the async stack's services, for the gateway (which reaches both stacks:
+/// `Peers` is the sync stack, these the async one; `/api/*` goes to the async order service).
+#[derive(clap::Args, Clone, Debug)]
+pub struct AsyncPeers {
+    #[arg(
+        long,
+        env = "ASYNC_USER_SERVICE_URL",
+        default_value = "http://user-async:8000"
+    )]
+    pub async_user_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_PAYMENT_SERVICE_URL",
+        default_value = "http://payment-async:8000"
+    )]
+    pub async_payment_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_PRODUCT_SERVICE_URL",
+        default_value = "http://product-async:8000"
+    )]
+    pub async_product_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_REPORT_SERVICE_URL",
+        default_value = "http://report-async:8000"
+    )]
+    pub async_report_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_ORDER_SERVICE_URL",
+        default_value = "http://order-async:8000"
+    )]
+    pub async_order_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_ANALYTICS_SERVICE_URL",
+        default_value = "http://analytics-async:8000"
+    )]
+    pub async_analytics_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_EMAIL_SERVICE_URL",
+        default_value = "http://email-async:8000"
+    )]
+    pub async_email_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_SEARCH_SERVICE_URL",
+        default_value = "http://search-async:8000"
+    )]
+    pub async_search_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_CACHE_SERVICE_URL",
+        default_value = "http://cache-async:8000"
+    )]
+    pub async_cache_url: String,
+    #[arg(
+        long,
+        env = "ASYNC_INVENTORY_SERVICE_URL",
+        default_value = "http://inventory-async:8000"
+    )]
+    pub async_inventory_url: String,
 }
 
 /// Knobs as given at start (unset = the delay profile decides).

@@ -10,14 +10,20 @@
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
-//!   code: `user.rs` (S1), `email.rs` (S1 mail), `payment.rs` (S2, seed 000's `/pay`).
+//!   code: `user.rs` (S1), `email.rs` (S1 mail, S7 confirmation mail, S8 notifications),
+//!   `payment.rs` (S2, seed 000's `/pay`, the S5 and S7 payments), `order.rs` (S5 saga, S7
+//!   checkout, S8 stock orders), `inventory.rs` (stock for S5/S8, alerts).
+//! - `gateway.rs`: peer 004's gateway on 9000, forwarding to either stack (no data, no broker).
 #![forbid(unsafe_code)]
 
 mod app;
 mod context;
 mod email;
+mod gateway;
+mod inventory;
 mod limit;
 mod metrics;
+mod order;
 mod payment;
 mod registry;
 mod run;

@@ -1,9 +1,17 @@
-//! Payment service (S2; seed 000's `/pay`; later the saga and checkout roles).
+//! Payment service (S2; seed 000's `/pay`; the saga's (S5) and the checkout's (S7) payments).
 //!
 //! Sync: `/process_payment` takes the configured delay and answers 200 with the result.
 //! Async: it stores the payment as `processing`, publishes `PaymentInitiated` (confirmed)
 //! and answers 202; a worker completes it and publishes `PaymentCompleted`, which an audit
 //! consumer records. `GET /payments/{id}` reports the status (peer 002 had none).
+//!
+//! S5: `POST /process_saga_payment` (sync) or a consumer of `stock_reserved_queue` (async)
+//! waits `SAGA_PAYMENT_DELAY_MS` and fails with probability `PAYMENT_FAILURE_RATE` (1.0 by
+//! default, as the peers); failures go to the `payment_failed` fanout, successes to
+//! `payment_succeeded`. S7: `POST /payments/checkout` (sync) or a consumer of
+//! `payment_service_queue` (async, peer 004) waits `CHECKOUT_PAYMENT_DELAY_MS` and announces
+//! `payment.payment.processed`. Seed 000 async: a consumer of `order.created` answers on
+//! `payment.completed`.
 
 use std::time::Duration;
 
@@ -14,8 +22,15 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::Outgoing;
 use common::broker::consume::{self, Incoming};
-use common::broker::topology::{DEFAULT_EXCHANGE, PAYMENT_COMPLETED, PAYMENT_INITIATED};
-use common::events::{PaymentCompleted, PaymentInitiated, new_event_id};
+use common::broker::topology::{
+    DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_INITIATED,
+    PAYMENT_SERVICE, PAYMENT_SUCCEEDED, RK_PAYMENT_PROCESSED, SHOWDOWN_ORDER_CREATED,
+    SHOWDOWN_PAYMENT_COMPLETED, STOCK_RESERVED,
+};
+use common::events::{
+    CheckoutOrderCreated, PaymentCompleted, PaymentFailed, PaymentInitiated, PaymentProcessed,
+    PaymentSucceeded, ShowdownOrder, ShowdownPaid, StockReserved, new_event_id,
+};
 use common::extract::{Json, Path};
 use common::scenario::{ScenarioId, steps};
 use common::{ApiError, Mode, db};
@@ -41,6 +56,8 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
         .route("/process_payment_fail", fail)
         .route("/payments/{payment_id}", get(payment_status))
         .route("/pay", post(pay))
+        .route("/process_saga_payment", post(saga_payment_sync))
+        .route("/payments/checkout", post(checkout_payment_sync))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
@@ -62,7 +79,36 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
         audit,
         ctx.shutdown.clone(),
     );
-    vec![worker, audit]
+    let saga_ctx = ctx.clone();
+    let saga = consume::handler(move |incoming| on_stock_reserved(saga_ctx.clone(), incoming));
+    let saga = consume::spawn(
+        ctx.broker.clone(),
+        STOCK_RESERVED,
+        ctx.consumer_options(),
+        saga,
+        ctx.shutdown.clone(),
+    );
+    let checkout_ctx = ctx.clone();
+    let checkout =
+        consume::handler(move |incoming| on_checkout_order(checkout_ctx.clone(), incoming));
+    let checkout = consume::spawn(
+        ctx.broker.clone(),
+        PAYMENT_SERVICE,
+        ctx.consumer_options(),
+        checkout,
+        ctx.shutdown.clone(),
+    );
+    let showdown_ctx = ctx.clone();
+    let showdown =
+        consume::handler(move |incoming| on_showdown_order(showdown_ctx.clone(), incoming));
+    let showdown = consume::spawn(
+        ctx.broker.clone(),
+        SHOWDOWN_ORDER_CREATED,
+        ctx.consumer_options(),
+        showdown,
+        ctx.shutdown.clone(),
+    );
+    vec![worker, audit, saga, checkout, showdown]
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
@@ -343,4 +389,283 @@ async fn pay(
     Ok(Json(
         json!({ "status": "PAID", "order_id": body.order_id.into_string() }),
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// S5: the saga's payment.
+
+const SAGA: &str = "saga_payment";
+const CHECKOUT: &str = "checkout_payment";
+const SHOWDOWN: &str = "showdown_payment";
+/// Peer 002's reason, kept so their clients recognise it.
+const SAGA_FAILURE: &str = "Insufficient funds (simulated failure for saga demonstration)";
+
+/// A uniform draw in [0, 1) from the 53 low random bits of a v4 UUID (its version and
+/// variant bits sit higher), which spares a dependency for one coin toss.
+fn unit_random() -> f64 {
+    let bits = (uuid::Uuid::new_v4().as_u128() as u64) & ((1u64 << 53) - 1);
+    bits as f64 / (1u64 << 53) as f64
+}
+
+/// `PAYMENT_FAILURE_RATE` decides; 1.0 always fails, 0.0 never.
+fn saga_payment_fails(rate: f64) -> bool {
+    rate >= 1.0 || (rate > 0.0 && unit_random() < rate)
+}
+
+/// The outcome of one saga payment, recorded before it is announced.
+struct SagaOutcome {
+    payment_id: String,
+    transaction_id: Option<String>,
+    failed: bool,
+}
+
+/// Waits the saga's payment delay, decides, and records the payment in `tx`.
+async fn run_saga_payment(
+    ctx: &Ctx,
+    tx: &mut sqlx::PgConnection,
+    order_id: &str,
+    amount: f64,
+) -> sqlx::Result<SagaOutcome> {
+    let failed = saga_payment_fails(ctx.knobs.get().payment_failure_rate);
+    let payment_id = short_id("pay_");
+    let transaction_id = (!failed).then(|| short_id("txn_"));
+    sqlx::query(
+        "INSERT INTO payments (payment_id, order_id, amount, currency, status, transaction_id, completed_at, kind, failure_reason)
+         VALUES ($1, $2, $3, 'USD', $4, $5, now(), 'saga', $6)",
+    )
+    .bind(&payment_id)
+    .bind(order_id)
+    .bind(amount)
+    .bind(if failed { "failed" } else { "completed" })
+    .bind(&transaction_id)
+    .bind(failed.then_some(SAGA_FAILURE))
+    .execute(&mut *tx)
+    .await?;
+    Ok(SagaOutcome {
+        payment_id,
+        transaction_id,
+        failed,
+    })
+}
+
+#[derive(Deserialize)]
+struct SagaPaymentRequest {
+    order_id: OrderRef,
+    #[serde(default = "default_amount")]
+    amount: f64,
+}
+
+/// Sync saga step: 200 with the payment, or peer 003's 400 "Insufficient funds".
+async fn saga_payment_sync(
+    State(ctx): State<Ctx>,
+    Json(body): Json<SagaPaymentRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let order_id = body.order_id.into_string();
+    tokio::time::sleep(Duration::from_millis(ctx.knobs.get().saga_payment_delay_ms)).await;
+    let mut conn = ctx.db.acquire().await?;
+    let outcome = run_saga_payment(&ctx, &mut conn, &order_id, body.amount).await?;
+    if outcome.failed {
+        return Err(ApiError::bad_request(json!({
+            "status": "failed",
+            "reason": "Insufficient funds",
+            "order_id": order_id,
+            "payment_id": outcome.payment_id,
+            "timestamp": Utc::now(),
+        })));
+    }
+    Ok(Json(json!({
+        "status": "success",
+        "payment_id": outcome.payment_id,
+        "transaction_id": outcome.transaction_id,
+        "amount": body.amount,
+        "order_id": order_id,
+        "timestamp": Utc::now(),
+    })))
+}
+
+/// Async saga step. The announcement's id derives from the order, so whatever is redelivered
+/// downstream counts once; the decision is committed only with its confirmed announcement.
+async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
+    let event: StockReserved = incoming.json()?;
+    if db::was_processed(&ctx.db, SAGA, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    tokio::time::sleep(Duration::from_millis(ctx.knobs.get().saga_payment_delay_ms)).await;
+    let mut tx = ctx.db.begin().await?;
+    if !db::claim_event(&mut tx, SAGA, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    let amount = default_amount() * f64::from(event.quantity.max(1));
+    let outcome = run_saga_payment(&ctx, &mut tx, &event.order_id.to_string(), amount).await?;
+    if outcome.failed {
+        let failed = PaymentFailed {
+            event_id: format!("failed-{}", event.order_id),
+            payment_id: None,
+            order_id: event.order_id,
+            reason: SAGA_FAILURE.to_owned(),
+            timestamp: Utc::now(),
+        };
+        ctx.broker
+            .publish(Outgoing::event(
+                PAYMENT_FAILED,
+                "",
+                failed.event_id.clone(),
+                &failed,
+            ))
+            .await?;
+    } else {
+        let succeeded = PaymentSucceeded {
+            event_id: format!("succeeded-{}", event.order_id),
+            payment_id: outcome.payment_id,
+            order_id: event.order_id,
+            transaction_id: outcome.transaction_id.unwrap_or_default(),
+            timestamp: Utc::now(),
+        };
+        ctx.broker
+            .publish(Outgoing::event(
+                PAYMENT_SUCCEEDED,
+                "",
+                succeeded.event_id.clone(),
+                &succeeded,
+            ))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// S7: the checkout's payment (peer 004).
+
+/// Peer 004's transaction ids: "TXN-" and 12 upper-case hex digits.
+fn checkout_transaction_id() -> String {
+    short_id("TXN-").to_ascii_uppercase()
+}
+
+async fn record_checkout_payment(
+    db: &mut sqlx::PgConnection,
+    order_id: &str,
+    amount: f64,
+) -> sqlx::Result<(String, String)> {
+    let (payment_id, transaction_id) = (short_id("pay_"), checkout_transaction_id());
+    sqlx::query(
+        "INSERT INTO payments (payment_id, order_id, amount, currency, status, transaction_id, completed_at, kind)
+         VALUES ($1, $2, $3, 'USD', 'completed', $4, now(), 'checkout')",
+    )
+    .bind(&payment_id)
+    .bind(order_id)
+    .bind(amount)
+    .bind(&transaction_id)
+    .execute(&mut *db)
+    .await?;
+    Ok((payment_id, transaction_id))
+}
+
+#[derive(Deserialize)]
+struct CheckoutPaymentRequest {
+    order_id: i64,
+    amount: f64,
+}
+
+async fn checkout_payment_sync(
+    State(ctx): State<Ctx>,
+    Json(body): Json<CheckoutPaymentRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if !body.amount.is_finite() || body.amount < 0.0 {
+        return Err(ApiError::unprocessable("amount must be a non-negative number"));
+    }
+    tokio::time::sleep(Duration::from_millis(
+        ctx.knobs.get().checkout_payment_delay_ms,
+    ))
+    .await;
+    let mut conn = ctx.db.acquire().await?;
+    let (payment_id, transaction_id) =
+        record_checkout_payment(&mut conn, &body.order_id.to_string(), body.amount).await?;
+    Ok(Json(json!({
+        "payment_id": payment_id,
+        "order_id": body.order_id,
+        "amount": body.amount,
+        "status": "completed",
+        "transaction_id": transaction_id,
+        "timestamp": Utc::now(),
+    })))
+}
+
+async fn on_checkout_order(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
+    let event: CheckoutOrderCreated = incoming.json()?;
+    if db::was_processed(&ctx.db, CHECKOUT, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    tokio::time::sleep(Duration::from_millis(
+        ctx.knobs.get().checkout_payment_delay_ms,
+    ))
+    .await;
+    let amount: f64 = event.total_amount.parse().unwrap_or(0.0);
+    let mut tx = ctx.db.begin().await?;
+    if !db::claim_event(&mut tx, CHECKOUT, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    let (payment_id, transaction_id) =
+        record_checkout_payment(&mut tx, &event.order_id.to_string(), amount).await?;
+    let processed = PaymentProcessed {
+        event_type: "payment.processed".to_owned(),
+        event_id: format!("processed-{}", event.order_id),
+        timestamp: Utc::now(),
+        payment_id,
+        order_id: event.order_id,
+        user_id: event.user_id,
+        user_email: event.user_email,
+        amount: event.total_amount,
+        status: "completed".to_owned(),
+        transaction_id,
+    };
+    ctx.broker
+        .publish(Outgoing::event(
+            ECOMMERCE_EVENTS,
+            RK_PAYMENT_PROCESSED,
+            processed.event_id.clone(),
+            &processed,
+        ))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Seed 000's async payment: the same wait as `/pay`, answered on `payment.completed`.
+async fn on_showdown_order(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
+    let event: ShowdownOrder = incoming.json()?;
+    if db::was_processed(&ctx.db, SHOWDOWN, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    tokio::time::sleep(Duration::from_millis(
+        ctx.knobs.get().showdown_payment_delay_ms,
+    ))
+    .await;
+    let mut tx = ctx.db.begin().await?;
+    if !db::claim_event(&mut tx, SHOWDOWN, &incoming.event_id).await? {
+        incoming.note_duplicate();
+        return Ok(());
+    }
+    let paid = ShowdownPaid {
+        event_id: format!("paid-{}", incoming.event_id),
+        order_id: event.order_id,
+        order_ref: event.order_ref,
+        status: "PAID".to_owned(),
+        timestamp: Utc::now(),
+    };
+    ctx.broker
+        .publish(Outgoing::event(
+            DEFAULT_EXCHANGE,
+            SHOWDOWN_PAYMENT_COMPLETED,
+            paid.event_id.clone(),
+            &paid,
+        ))
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
-use crate::{email, payment, user};
+use crate::{email, inventory, order, payment, user};
 
 /// One service's parts: schema migrations, routes per mode, async consumers, reset.
 pub struct Definition {
@@ -39,15 +39,33 @@ pub fn definition(service: Service) -> Option<Definition> {
             consumers: payment::consumers,
             reset: |db| Box::pin(payment::reset(db)),
         }),
+        Service::Order => Some(Definition {
+            migrator: &order::MIGRATOR,
+            routes: order::routes,
+            consumers: order::consumers,
+            reset: |db| Box::pin(order::reset(db)),
+        }),
+        Service::Inventory => Some(Definition {
+            migrator: &inventory::MIGRATOR,
+            routes: inventory::routes,
+            consumers: inventory::consumers,
+            reset: |db| Box::pin(inventory::reset(db)),
+        }),
+        // The gateway owns no data and runs apart (`gateway::run`), see `served`.
         _ => None,
     }
 }
 
-/// The services `definition` knows, for error messages.
+/// Whether this build runs `service` (the gateway has no `Definition`: no data, no broker).
+pub fn served(service: Service) -> bool {
+    service == Service::Gateway || definition(service).is_some()
+}
+
+/// The services this build runs, for error messages.
 pub fn available() -> Vec<&'static str> {
     Service::ALL
         .into_iter()
-        .filter(|s| definition(*s).is_some())
+        .filter(|s| served(*s))
         .map(Service::name)
         .collect()
 }

@@ -15,6 +15,9 @@ use crate::limit::InflightLimit;
 use crate::{app, metrics, registry};
 
 pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
+    if service == Service::Gateway {
+        return crate::gateway::run(settings).await;
+    }
     logging::init();
     let definition = registry::definition(service).with_context(|| {
         format!(

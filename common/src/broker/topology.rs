@@ -54,6 +54,15 @@ pub const RK_ORDER_CREATED: &str = "order.order.created";
 pub const RK_PAYMENT_PROCESSED: &str = "payment.payment.processed";
 pub const RK_EMAIL_SENT: &str = "email.email.sent";
 
+/// S5: the saga's success broadcast (peer 002's payment always failed, so it had none).
+pub const PAYMENT_SUCCEEDED: &str = "payment_succeeded";
+/// S5: inventory turns the reservation of a paid order into a sale.
+pub const INVENTORY_PAYMENT_SUCCEEDED: &str = "inventory_payment_succeeded_queue";
+/// S5: the order completes.
+pub const ORDER_PAYMENT_SUCCEEDED: &str = "order_payment_succeeded_queue";
+/// S5: inventory could not reserve (peer 002 never checked stock); the order fails.
+pub const STOCK_REJECTED: &str = "stock_rejected_queue";
+
 struct ExchangeSpec {
     name: &'static str,
     kind: fn() -> ExchangeKind,
@@ -86,6 +95,11 @@ const EXCHANGES: &[ExchangeSpec] = &[
         name: TELEMETRY,
         kind: || ExchangeKind::Topic,
         durable: false,
+    },
+    ExchangeSpec {
+        name: PAYMENT_SUCCEEDED,
+        kind: || ExchangeKind::Fanout,
+        durable: true,
     },
 ];
 
@@ -167,6 +181,18 @@ pub const QUEUES: &[QueueSpec] = &[
     },
     QueueSpec {
         name: NOTIFICATIONS,
+        bindings: &[],
+    },
+    QueueSpec {
+        name: INVENTORY_PAYMENT_SUCCEEDED,
+        bindings: &[(PAYMENT_SUCCEEDED, "")],
+    },
+    QueueSpec {
+        name: ORDER_PAYMENT_SUCCEEDED,
+        bindings: &[(PAYMENT_SUCCEEDED, "")],
+    },
+    QueueSpec {
+        name: STOCK_REJECTED,
         bindings: &[],
     },
 ];

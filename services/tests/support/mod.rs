@@ -382,7 +382,8 @@ impl Service {
             let r = self.http.get(&url).send().await.ok()?;
             let ok = r.status().is_success();
             let body: Value = r.json().await.ok()?;
-            (ok && body["broker"] == "up").then_some(())
+            // The gateway uses no broker and says so.
+            (ok && (body["broker"] == "up" || body["broker"] == "not used")).then_some(())
         })
         .await;
         if ok.is_none() {
