@@ -450,7 +450,7 @@ async fn test_notification(
         timestamp: Utc::now(),
     };
     store_notification(&ctx, &notification).await?;
-    let rows = notifications_where(&ctx, "event_id = $1", Some(&notification.event_id)).await?;
+    let rows = notifications_where(&ctx, "event_id = $1", Some(notification.event_id.as_str())).await?;
     rows.into_iter()
         .next()
         .map(Json)
@@ -511,7 +511,7 @@ async fn notifications_of_type(
     State(ctx): State<Ctx>,
     Path(kind): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let notifications = notifications_where(&ctx, "type = $1", Some(&kind)).await?;
+    let notifications = notifications_where(&ctx, "type = $1", Some(kind.as_str())).await?;
     Ok(Json(json!({
         "type": kind,
         "count": notifications.len(),

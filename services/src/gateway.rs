@@ -92,17 +92,19 @@ impl Gateway {
         let url = format!("{base}{path_and_query}");
         let mut request = self.http.request(method, &url).body(body);
         if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-            request = request.header(header::CONTENT_TYPE, content_type);
+            request = request.header(header::CONTENT_TYPE, content_type.clone());
         }
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
-            request = request.header(header::AUTHORIZATION, auth);
+            request = request.header(header::AUTHORIZATION, auth.clone());
         }
         if let Some(id) = correlation::current() {
             request = request.header(correlation::HEADER, id);
         }
         let failed = |err: reqwest::Error| {
             let name = format!("{service} service ({mode} stack) at {base}");
-            if err.is_timeout() {
+            // A connection that cannot even be made is "down" (503), also when the attempt
+            // timed out; only an upstream that took the request and then stalled is 504.
+            if err.is_timeout() && !err.is_connect() {
                 ApiError::timeout(format!(
                     "{name} did not answer within {} ms",
                     self.settings.http_timeout_ms

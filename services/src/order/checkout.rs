@@ -209,7 +209,7 @@ async fn pipeline_sync(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         Ok(reply) => reply,
         Err(err) => {
             let reason = format!("payment failed: {}", err.detail);
-            update(ctx, id, "failed", None, Some(&reason)).await?;
+            update(ctx, id, "failed", None, Some(reason.as_str())).await?;
             return Err(ApiError::new(
                 err.status,
                 json!({ "message": "Checkout failed: payment did not complete", "order_id": id, "reason": err.detail }),

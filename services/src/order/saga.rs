@@ -130,7 +130,7 @@ pub(super) async fn create_order_sync(
     if let Some(err) = reserve_error {
         let reason = err.detail.clone();
         let reason_text = detail_text(&reason);
-        set_status(&ctx, id, "failed", Some(&reason_text), false, None).await?;
+        set_status(&ctx, id, "failed", Some(reason_text.as_str()), false, None).await?;
         ctx.completions
             .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
         let message = if err.status == StatusCode::CONFLICT {
@@ -195,7 +195,7 @@ pub(super) async fn create_order_sync(
             .await;
             let compensated = matches!(&compensate, Ok(r) if r.is_success());
             if compensated {
-                set_status(&ctx, id, "failed", Some(&reason), true, None).await?;
+                set_status(&ctx, id, "failed", Some(reason.as_str()), true, None).await?;
                 ctx.completions
                     .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
                 Err(ApiError::new(
@@ -215,7 +215,7 @@ pub(super) async fn create_order_sync(
                     Err(err) => detail_text(&err.detail),
                 };
                 let reason = format!("{reason}; compensation failed: {why}");
-                set_status(&ctx, id, "failed", Some(&reason), false, None).await?;
+                set_status(&ctx, id, "failed", Some(reason.as_str()), false, None).await?;
                 Err(ApiError::unavailable(json!({
                     "message": "Order failed and its stock could not be released yet",
                     "order_id": id,
@@ -305,7 +305,7 @@ pub(super) async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::R
         "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
          WHERE id = $1 AND status = 'pending'",
         event.order_id,
-        Some(&event.reason),
+        Some(event.reason.as_str()),
     )
     .await?;
     Ok(())
@@ -341,7 +341,7 @@ pub(super) async fn on_stock_rejected(ctx: Ctx, incoming: Incoming) -> anyhow::R
         "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
          WHERE id = $1 AND status = 'pending'",
         event.order_id,
-        Some(&event.reason),
+        Some(event.reason.as_str()),
     )
     .await?;
     if changed {
@@ -360,7 +360,7 @@ pub(super) async fn on_payment_succeeded(ctx: Ctx, incoming: Incoming) -> anyhow
         "UPDATE orders SET status = 'completed', transaction_id = $2, updated_at = now()
          WHERE id = $1 AND status = 'pending'",
         event.order_id,
-        Some(&event.transaction_id),
+        Some(event.transaction_id.as_str()),
     )
     .await?;
     if changed {
