@@ -741,70 +741,90 @@ async fn adjust_stock(
 // Async: the saga's consumers.
 
 /// Reserves for a new order and says so; an order that cannot be served is rejected (peer
-/// 002 reserved blindly). The outcome's event id derives from the order, so a redelivery
-/// re-announces the same outcome and the order sees it once.
+/// 002 reserved blindly). The reservation commits before the announcement, so the stock row
+/// is never locked while the broker confirms (concurrent orders for one product would queue
+/// behind each other); the announcement is made from the stored state, so a redelivery after
+/// a failed announcement announces again. Its id derives from the order: the payment and
+/// order services see it once however often it is sent.
 async fn on_order_created(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: OrderCreated = incoming.json()?;
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, RESERVER, &incoming.event_id).await? {
-        incoming.note_duplicate();
-        return Ok(());
-    }
     let order_ref = event.order_id.to_string();
-    let items = [(Ref::Number(event.product_id), event.quantity)];
-    // A savepoint: a rejection undoes the partial take but keeps the claim.
-    let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
-    let taken = take(&mut attempt, &order_ref, &items, false).await;
-    let lines = match taken {
-        Ok(lines) => {
-            attempt.commit().await?;
-            let reserved = StockReserved {
-                event_id: format!("reserved-{}", event.order_id),
-                order_id: event.order_id,
-                product_id: event.product_id,
-                quantity: event.quantity,
-                reserved_at: Utc::now(),
-            };
-            publish(&ctx, STOCK_RESERVED, &reserved.event_id, &reserved).await?;
-            lines
+    let mut tx = ctx.db.begin().await?;
+    let fresh = db::claim_event(&mut tx, RESERVER, &incoming.event_id).await?;
+    let mut lines = Vec::new();
+    let mut rejection = None;
+    if fresh {
+        // A savepoint: a rejection undoes the partial take but keeps the claim.
+        let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
+        let items = [(Ref::Number(event.product_id), event.quantity)];
+        match take(&mut attempt, &order_ref, &items, false).await {
+            Ok(taken) => {
+                attempt.commit().await?;
+                lines = taken;
+            }
+            Err(StockError::Db(err)) => return Err(err.into()),
+            Err(refused) => {
+                attempt.rollback().await?;
+                rejection = Some(refused.to_string());
+            }
         }
-        Err(StockError::Db(err)) => return Err(err.into()),
-        Err(rejection) => {
-            attempt.rollback().await?;
-            let rejected = StockRejected {
-                event_id: format!("rejected-{}", event.order_id),
-                order_id: event.order_id,
-                product_id: event.product_id,
-                quantity: event.quantity,
-                reason: rejection.to_string(),
-                timestamp: Utc::now(),
-            };
-            publish(&ctx, STOCK_REJECTED, &rejected.event_id, &rejected).await?;
-            Vec::new()
-        }
-    };
+    }
     tx.commit().await?;
+    if !fresh {
+        incoming.note_duplicate();
+    }
+    let reserved: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reservations WHERE order_ref = $1)")
+            .bind(&order_ref)
+            .fetch_one(&ctx.db)
+            .await?;
+    if reserved {
+        let announcement = StockReserved {
+            event_id: format!("reserved-{}", event.order_id),
+            order_id: event.order_id,
+            product_id: event.product_id,
+            quantity: event.quantity,
+            reserved_at: Utc::now(),
+        };
+        publish(&ctx, STOCK_RESERVED, &announcement.event_id, &announcement).await?;
+    } else {
+        let reason = rejection.unwrap_or_else(|| {
+            format!("Stock could not be reserved for product {}", event.product_id)
+        });
+        let announcement = StockRejected {
+            event_id: format!("rejected-{}", event.order_id),
+            order_id: event.order_id,
+            product_id: event.product_id,
+            quantity: event.quantity,
+            reason,
+            timestamp: Utc::now(),
+        };
+        publish(&ctx, STOCK_REJECTED, &announcement.event_id, &announcement).await?;
+    }
     alert_if_low(&ctx, &lines).await;
     Ok(())
 }
 
-/// The compensation: gives the units back and announces it with the real figures.
+/// The compensation: gives the units back and announces it with the real figures (commit
+/// first, then announce from the reservation row, as `on_order_created`).
 async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: PaymentFailed = incoming.json()?;
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, RELEASER, &incoming.event_id).await? {
-        incoming.note_duplicate();
-        return Ok(());
-    }
     let order_ref = event.order_id.to_string();
-    settle(&mut tx, &order_ref, Settle::Release).await?;
-    // Announced from the reservation row, so a release done before a crash is re-announced.
+    let mut tx = ctx.db.begin().await?;
+    let fresh = db::claim_event(&mut tx, RELEASER, &incoming.event_id).await?;
+    if fresh {
+        settle(&mut tx, &order_ref, Settle::Release).await?;
+    }
+    tx.commit().await?;
+    if !fresh {
+        incoming.note_duplicate();
+    }
     let released: Option<(i64, i32)> = sqlx::query_as(
         "SELECT product_id, quantity FROM reservations WHERE order_ref = $1 AND status = 'released'
          ORDER BY product_id LIMIT 1",
     )
     .bind(&order_ref)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&ctx.db)
     .await?;
     match released {
         Some((product_id, quantity)) => {
@@ -818,9 +838,11 @@ async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
             };
             publish(&ctx, STOCK_RELEASED, &announcement.event_id, &announcement).await?;
         }
-        None => tracing::warn!(order_id = event.order_id, "payment failed for an order without a reservation"),
+        None => tracing::warn!(
+            order_id = event.order_id,
+            "payment failed for an order without a reservation"
+        ),
     }
-    tx.commit().await?;
     Ok(())
 }
 

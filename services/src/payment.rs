@@ -483,23 +483,37 @@ async fn saga_payment_sync(
     })))
 }
 
-/// Async saga step. The announcement's id derives from the order, so whatever is redelivered
-/// downstream counts once; the decision is committed only with its confirmed announcement.
+/// Async saga step. The decision is recorded first and announced from the record, so a
+/// redelivery (e.g. after a failed announcement) announces the same outcome again instead of
+/// tossing the coin twice; the announcement's id derives from the order, so downstream sees
+/// it once. No database connection is held while the broker confirms.
 async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: StockReserved = incoming.json()?;
-    if db::was_processed(&ctx.db, SAGA, &incoming.event_id).await? {
+    let order_id = event.order_id.to_string();
+    if !db::was_processed(&ctx.db, SAGA, &incoming.event_id).await? {
+        tokio::time::sleep(Duration::from_millis(ctx.knobs.get().saga_payment_delay_ms)).await;
+        let mut tx = ctx.db.begin().await?;
+        if db::claim_event(&mut tx, SAGA, &incoming.event_id).await? {
+            let amount = default_amount() * f64::from(event.quantity.max(1));
+            run_saga_payment(&ctx, &mut tx, &order_id, amount).await?;
+            tx.commit().await?;
+        } else {
+            incoming.note_duplicate();
+        }
+    } else {
         incoming.note_duplicate();
-        return Ok(());
     }
-    tokio::time::sleep(Duration::from_millis(ctx.knobs.get().saga_payment_delay_ms)).await;
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, SAGA, &incoming.event_id).await? {
-        incoming.note_duplicate();
-        return Ok(());
-    }
-    let amount = default_amount() * f64::from(event.quantity.max(1));
-    let outcome = run_saga_payment(&ctx, &mut tx, &event.order_id.to_string(), amount).await?;
-    if outcome.failed {
+    let recorded: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT payment_id, status, transaction_id FROM payments
+         WHERE kind = 'saga' AND order_id = $1 ORDER BY created_at LIMIT 1",
+    )
+    .bind(&order_id)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some((payment_id, status, transaction_id)) = recorded else {
+        anyhow::bail!("saga payment for order {order_id} was claimed but not recorded");
+    };
+    if status == "failed" {
         let failed = PaymentFailed {
             event_id: format!("failed-{}", event.order_id),
             payment_id: None,
@@ -518,9 +532,9 @@ async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     } else {
         let succeeded = PaymentSucceeded {
             event_id: format!("succeeded-{}", event.order_id),
-            payment_id: outcome.payment_id,
+            payment_id,
             order_id: event.order_id,
-            transaction_id: outcome.transaction_id.unwrap_or_default(),
+            transaction_id: transaction_id.unwrap_or_default(),
             timestamp: Utc::now(),
         };
         ctx.broker
@@ -532,7 +546,6 @@ async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
             ))
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -253,12 +253,13 @@ async fn record_duration(ctx: &Ctx, id: i64, started: Instant) -> sqlx::Result<(
         .map(|_| ())
 }
 
-/// Answers once the order and its event are both safe; `processing_duration_ms` is what
-/// peer 004 measured (insert + publish), now including the broker's confirm.
+/// Answers once the order and its event are both safe (committed first, as in the saga, so
+/// the consumers always find it; undone if the broker does not confirm).
+/// `processing_duration_ms` is what peer 004 measured (insert + publish), now including the
+/// broker's confirm.
 async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut tx = ctx.db.begin().await?;
-    let id = insert_pipeline_order(&mut *tx, &p).await?;
+    let id = insert_pipeline_order(&ctx.db, &p).await?;
     let event = CheckoutOrderCreated {
         event_type: "order.created".to_owned(),
         event_id: new_event_id(),
@@ -269,21 +270,20 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         total_amount: format!("{:.2}", p.total),
         items: p.items.clone(),
     };
-    ctx.broker
+    let published = ctx
+        .broker
         .publish(Outgoing::event(
             ECOMMERCE_EVENTS,
             RK_ORDER_CREATED,
             event.event_id.clone(),
             &event,
         ))
-        .await?;
-    let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    sqlx::query("UPDATE orders SET processing_duration_ms = $2 WHERE id = $1")
-        .bind(id)
-        .bind(ms)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+        .await;
+    if let Err(err) = published {
+        super::forget_order(ctx, id).await;
+        return Err(err.into());
+    }
+    record_duration(ctx, id, started).await?;
     let body = load_order(ctx, id).await?.body();
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
@@ -378,8 +378,7 @@ async fn showdown_sync(ctx: &Ctx, request: ShowdownRequest) -> Result<Response, 
 
 /// Seed 000 async: 202 (its README's claim; its code said 200) once the broker has the order.
 async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response, ApiError> {
-    let mut tx = ctx.db.begin().await?;
-    let id = insert_showdown_order(&mut *tx, &request, "pending").await?;
+    let id = insert_showdown_order(&ctx.db, &request, "pending").await?;
     let event = ShowdownOrder {
         event_id: new_event_id(),
         order_id: request.order_id.key(),
@@ -387,15 +386,19 @@ async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response,
         amount: request.amount,
         timestamp: Utc::now(),
     };
-    ctx.broker
+    let published = ctx
+        .broker
         .publish(Outgoing::event(
             DEFAULT_EXCHANGE,
             SHOWDOWN_ORDER_CREATED,
             event.event_id.clone(),
             &event,
         ))
-        .await?;
-    tx.commit().await?;
+        .await;
+    if let Err(err) = published {
+        super::forget_order(ctx, id).await;
+        return Err(err.into());
+    }
     let body = json!({
         "status": "ORDER_ACCEPTED",
         "message": "Order received and processing started.",

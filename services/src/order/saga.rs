@@ -241,15 +241,16 @@ fn detail_text(detail: &Value) -> String {
     }
 }
 
-/// The choreographed saga's start: the order and its event stand or fall together (the
-/// transaction commits only after the broker confirmed), so a 503 leaves no stray order.
+/// The choreographed saga's start. The order is committed before its event is published, so
+/// that no consumer can act on an order it cannot see yet, and no database connection is held
+/// while the broker confirms; an unconfirmed event deletes the order again (a 503 leaves no
+/// stray `pending` order).
 pub(super) async fn create_order_async(
     State(ctx): State<Ctx>,
     Json(body): Json<CreateOrder>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (product_id, quantity) = body.validate()?;
-    let mut tx = ctx.db.begin().await?;
-    let id = insert_pending(&mut *tx, product_id, quantity).await?;
+    let id = insert_pending(&ctx.db, product_id, quantity).await?;
     let event = OrderCreated {
         event_id: new_event_id(),
         order_id: id,
@@ -257,15 +258,19 @@ pub(super) async fn create_order_async(
         quantity,
         timestamp: Utc::now(),
     };
-    ctx.broker
+    let published = ctx
+        .broker
         .publish(Outgoing::event(
             DEFAULT_EXCHANGE,
             ORDER_CREATED,
             event.event_id.clone(),
             &event,
         ))
-        .await?;
-    tx.commit().await?;
+        .await;
+    if let Err(err) = published {
+        super::forget_order(&ctx, id).await;
+        return Err(err.into());
+    }
     let mut body = load_order(&ctx, id).await?.body();
     body["message"] = json!("Order accepted; the saga runs in the background");
     Ok((StatusCode::ACCEPTED, Json(body)))
