@@ -41,4 +41,16 @@ impl Ctx {
     pub fn consumer_options(&self) -> ConsumerOptions {
         ConsumerOptions::from_settings(&self.settings)
     }
+
+    /// For consumers that need a database connection per delivery: no more deliveries in
+    /// hand than the pool has connections, so that under load they wait on the broker (which
+    /// keeps them safe) rather than time out on the pool and burn their bounded retries.
+    pub fn db_consumer_options(&self) -> ConsumerOptions {
+        let options = self.consumer_options();
+        let pool = u16::try_from(self.settings.db_pool_max).unwrap_or(u16::MAX);
+        ConsumerOptions {
+            prefetch: options.prefetch.min(pool).max(1),
+            ..options
+        }
+    }
 }

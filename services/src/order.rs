@@ -50,7 +50,7 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
         consume::spawn(
             ctx.broker.clone(),
             queue,
-            ctx.consumer_options(),
+            ctx.db_consumer_options(),
             handler,
             ctx.shutdown.clone(),
         )

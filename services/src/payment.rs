@@ -84,7 +84,7 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let saga = consume::spawn(
         ctx.broker.clone(),
         STOCK_RESERVED,
-        ctx.consumer_options(),
+        ctx.db_consumer_options(),
         saga,
         ctx.shutdown.clone(),
     );
