@@ -773,11 +773,14 @@ async fn on_order_created(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     if !fresh {
         incoming.note_duplicate();
     }
-    let reserved: bool =
+    let reserved: bool = if fresh {
+        rejection.is_none()
+    } else {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reservations WHERE order_ref = $1)")
             .bind(&order_ref)
             .fetch_one(&ctx.db)
-            .await?;
+            .await?
+    };
     if reserved {
         let announcement = StockReserved {
             event_id: format!("reserved-{}", event.order_id),
@@ -812,20 +815,27 @@ async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let order_ref = event.order_id.to_string();
     let mut tx = ctx.db.begin().await?;
     let fresh = db::claim_event(&mut tx, RELEASER, &incoming.event_id).await?;
-    if fresh {
-        settle(&mut tx, &order_ref, Settle::Release).await?;
-    }
+    let lines = if fresh {
+        settle(&mut tx, &order_ref, Settle::Release).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     if !fresh {
         incoming.note_duplicate();
     }
-    let released: Option<(i64, i32)> = sqlx::query_as(
-        "SELECT product_id, quantity FROM reservations WHERE order_ref = $1 AND status = 'released'
-         ORDER BY product_id LIMIT 1",
-    )
-    .bind(&order_ref)
-    .fetch_optional(&ctx.db)
-    .await?;
+    let released: Option<(i64, i32)> = match lines.first() {
+        Some(line) => Some((line.product_id, line.quantity)),
+        None => {
+            sqlx::query_as(
+                "SELECT product_id, quantity FROM reservations
+                 WHERE order_ref = $1 AND status = 'released' ORDER BY product_id LIMIT 1",
+            )
+            .bind(&order_ref)
+            .fetch_optional(&ctx.db)
+            .await?
+        }
+    };
     match released {
         Some((product_id, quantity)) => {
             let announcement = StockReleased {

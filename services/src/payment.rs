@@ -490,26 +490,34 @@ async fn saga_payment_sync(
 async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: StockReserved = incoming.json()?;
     let order_id = event.order_id.to_string();
+    let mut decided = None;
     if !db::was_processed(&ctx.db, SAGA, &incoming.event_id).await? {
         tokio::time::sleep(Duration::from_millis(ctx.knobs.get().saga_payment_delay_ms)).await;
         let mut tx = ctx.db.begin().await?;
         if db::claim_event(&mut tx, SAGA, &incoming.event_id).await? {
             let amount = default_amount() * f64::from(event.quantity.max(1));
-            run_saga_payment(&ctx, &mut tx, &order_id, amount).await?;
+            let outcome = run_saga_payment(&ctx, &mut tx, &order_id, amount).await?;
             tx.commit().await?;
+            let status = if outcome.failed { "failed" } else { "completed" };
+            decided = Some((outcome.payment_id, status.to_owned(), outcome.transaction_id));
         } else {
             incoming.note_duplicate();
         }
     } else {
         incoming.note_duplicate();
     }
-    let recorded: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT payment_id, status, transaction_id FROM payments
-         WHERE kind = 'saga' AND order_id = $1 ORDER BY created_at LIMIT 1",
-    )
-    .bind(&order_id)
-    .fetch_optional(&ctx.db)
-    .await?;
+    let recorded: Option<(String, String, Option<String>)> = match decided {
+        Some(outcome) => Some(outcome),
+        None => {
+            sqlx::query_as(
+                "SELECT payment_id, status, transaction_id FROM payments
+                 WHERE kind = 'saga' AND order_id = $1 ORDER BY created_at LIMIT 1",
+            )
+            .bind(&order_id)
+            .fetch_optional(&ctx.db)
+            .await?
+        }
+    };
     let Some((payment_id, status, transaction_id)) = recorded else {
         anyhow::bail!("saga payment for order {order_id} was claimed but not recorded");
     };

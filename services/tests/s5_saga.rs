@@ -221,7 +221,10 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     assert!(replies.iter().all(|r| r.status == 202), "{replies:?}");
     let ids: Vec<i64> = replies.iter().map(|r| r.body["id"].as_i64().unwrap()).collect();
 
-    let terminal = try_wait_for(Duration::from_secs(10), || async {
+    // Waits longer than the 10 s bound so that a slow machine still shows whether the
+    // invariant holds; the bound itself is asserted at the end.
+    let accepted = std::time::Instant::now();
+    let terminal = try_wait_for(Duration::from_secs(60), || async {
         let all = saga.order.get("/orders").await;
         let orders = all.body["orders"].as_array().cloned().unwrap_or_default();
         let done = orders
@@ -235,7 +238,8 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
         (done == ids.len()).then_some(orders)
     })
     .await;
-    let orders = terminal.expect("every order terminal within 10 s");
+    let orders = terminal.expect("every order terminal within 60 s");
+    let took = accepted.elapsed();
     let completed = orders.iter().filter(|o| o["status"] == "completed").count() as i64;
     assert!(completed > 0 && completed < 50, "failure rate 0.3 gave {completed} successes");
 
@@ -248,4 +252,8 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     assert_eq!(available + reserved + sold, 50, "{settled:?}");
     assert_eq!(sold, completed, "{settled:?}");
     assert!(available >= 0);
+    assert!(
+        took <= Duration::from_secs(10),
+        "invariant held, but the last order became terminal after {took:?} (bound: 10 s)"
+    );
 }
