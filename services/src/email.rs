@@ -64,13 +64,11 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let handler =
         consume::handler(move |incoming| on_user_registered(handler_ctx.clone(), incoming));
     let confirmation_ctx = ctx.clone();
-    let confirmation = consume::handler(move |incoming| {
-        on_payment_processed(confirmation_ctx.clone(), incoming)
-    });
+    let confirmation =
+        consume::handler(move |incoming| on_payment_processed(confirmation_ctx.clone(), incoming));
     let notification_ctx = ctx.clone();
-    let notification = consume::handler(move |incoming| {
-        on_notification(notification_ctx.clone(), incoming)
-    });
+    let notification =
+        consume::handler(move |incoming| on_notification(notification_ctx.clone(), incoming));
     vec![
         consume::spawn(
             ctx.broker.clone(),
@@ -450,7 +448,8 @@ async fn test_notification(
         timestamp: Utc::now(),
     };
     store_notification(&ctx, &notification).await?;
-    let rows = notifications_where(&ctx, "event_id = $1", Some(notification.event_id.as_str())).await?;
+    let rows =
+        notifications_where(&ctx, "event_id = $1", Some(notification.event_id.as_str())).await?;
     rows.into_iter()
         .next()
         .map(Json)
@@ -550,5 +549,7 @@ async fn delete_notification(
     if deleted == 0 {
         return Err(ApiError::not_found("Notification not found"));
     }
-    Ok(Json(json!({ "message": "Notification deleted", "notification_id": id })))
+    Ok(Json(
+        json!({ "message": "Notification deleted", "notification_id": id }),
+    ))
 }

@@ -203,7 +203,9 @@ async fn service_map(State(gw): State<Gateway>) -> Json<Value> {
 
 /// The gateway itself is ready when it serves; what it depends on is `/health`'s business.
 async fn ready() -> Json<Value> {
-    Json(json!({ "status": "ready", "service": "gateway", "broker": "not used", "database": "not used" }))
+    Json(
+        json!({ "status": "ready", "service": "gateway", "broker": "not used", "database": "not used" }),
+    )
 }
 
 async fn metrics_text() -> Response {
@@ -289,8 +291,15 @@ async fn api_order(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let path = format!("/orders/{}", encode_segment(&id));
-    gw.forward(Service::Order, Mode::Async, Method::GET, &path, &headers, Bytes::new())
-        .await
+    gw.forward(
+        Service::Order,
+        Mode::Async,
+        Method::GET,
+        &path,
+        &headers,
+        Bytes::new(),
+    )
+    .await
 }
 
 async fn api_order_status(
@@ -299,8 +308,15 @@ async fn api_order_status(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let path = format!("/orders/{}/status", encode_segment(&id));
-    gw.forward(Service::Order, Mode::Async, Method::GET, &path, &headers, Bytes::new())
-        .await
+    gw.forward(
+        Service::Order,
+        Mode::Async,
+        Method::GET,
+        &path,
+        &headers,
+        Bytes::new(),
+    )
+    .await
 }
 
 /// Ids are put back into a path: anything but a plain id character is refused rather than

@@ -28,8 +28,8 @@ use common::broker::topology::{
     STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED,
 };
 use common::events::{
-    Notification, OrderCreated, PaymentFailed, PaymentSucceeded, Ref, StockRejected,
-    StockReleased, StockReserved, new_event_id, notification_kind,
+    Notification, OrderCreated, PaymentFailed, PaymentSucceeded, Ref, StockRejected, StockReleased,
+    StockReserved, new_event_id, notification_kind,
 };
 use common::extract::{Json, Path};
 use common::{ApiError, Mode, correlation, db};
@@ -66,7 +66,10 @@ pub fn routes(_mode: Mode) -> Router<Ctx> {
         .route("/compensate_stock", post(compensate_stock))
         .route("/commit_stock", post(commit_stock))
         .route("/reservations", post(create_reservation))
-        .route("/reservations/{order_ref}/release", post(release_reservation))
+        .route(
+            "/reservations/{order_ref}/release",
+            post(release_reservation),
+        )
         .route("/reservations/{order_ref}/commit", post(commit_reservation))
         .route("/inventory", get(list_inventory))
         .route("/inventory/{product_id}", get(get_inventory))
@@ -464,7 +467,11 @@ async fn compensate_stock(
 }
 
 /// Repeating a settle is fine when it was settled the same way; anything else is a conflict.
-async fn already_settled(ctx: &Ctx, order_ref: &str, wanted: &str) -> Result<Json<Value>, ApiError> {
+async fn already_settled(
+    ctx: &Ctx,
+    order_ref: &str,
+    wanted: &str,
+) -> Result<Json<Value>, ApiError> {
     let rows: Vec<(i64, i32, String)> = sqlx::query_as(
         "SELECT product_id, quantity, status FROM reservations WHERE order_ref = $1 ORDER BY product_id",
     )
@@ -792,7 +799,10 @@ async fn on_order_created(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
         publish(&ctx, STOCK_RESERVED, &announcement.event_id, &announcement).await?;
     } else {
         let reason = rejection.unwrap_or_else(|| {
-            format!("Stock could not be reserved for product {}", event.product_id)
+            format!(
+                "Stock could not be reserved for product {}",
+                event.product_id
+            )
         });
         let announcement = StockRejected {
             event_id: format!("rejected-{}", event.order_id),

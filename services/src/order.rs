@@ -106,7 +106,8 @@ struct OrderRow {
     updated_at: DateTime<Utc>,
 }
 
-const ORDER_COLUMNS: &str = "id, order_uuid, kind, product_id, quantity, status, user_id, user_email,
+const ORDER_COLUMNS: &str =
+    "id, order_uuid, kind, product_id, quantity, status, user_id, user_email,
     items::text AS items, total_amount, client_ref, reason, compensation_executed, transaction_id,
     processing_duration_ms, created_at, updated_at";
 

@@ -498,8 +498,16 @@ async fn on_stock_reserved(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
             let amount = default_amount() * f64::from(event.quantity.max(1));
             let outcome = run_saga_payment(&ctx, &mut tx, &order_id, amount).await?;
             tx.commit().await?;
-            let status = if outcome.failed { "failed" } else { "completed" };
-            decided = Some((outcome.payment_id, status.to_owned(), outcome.transaction_id));
+            let status = if outcome.failed {
+                "failed"
+            } else {
+                "completed"
+            };
+            decided = Some((
+                outcome.payment_id,
+                status.to_owned(),
+                outcome.transaction_id,
+            ));
         } else {
             incoming.note_duplicate();
         }
@@ -595,7 +603,9 @@ async fn checkout_payment_sync(
     Json(body): Json<CheckoutPaymentRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if !body.amount.is_finite() || body.amount < 0.0 {
-        return Err(ApiError::unprocessable("amount must be a non-negative number"));
+        return Err(ApiError::unprocessable(
+            "amount must be a non-negative number",
+        ));
     }
     tokio::time::sleep(Duration::from_millis(
         ctx.knobs.get().checkout_payment_delay_ms,

@@ -39,7 +39,11 @@ async fn gateway_forwards_to_both_stacks_and_reports_health() {
     let id = placed.body["id"].as_i64().unwrap();
 
     let fetched = gateway.get(&format!("/api/orders/{id}")).await;
-    assert_eq!((fetched.status, fetched.body["id"].as_i64()), (200, Some(id)), "{fetched:?}");
+    assert_eq!(
+        (fetched.status, fetched.body["id"].as_i64()),
+        (200, Some(id)),
+        "{fetched:?}"
+    );
     let status = gateway.get(&format!("/api/orders/{id}/status")).await;
     assert_eq!(status.body["status"], "pending", "{status:?}");
     gateway.get("/api/orders/987654").await.assert_error(404);
@@ -54,9 +58,16 @@ async fn gateway_forwards_to_both_stacks_and_reports_health() {
     let paid = gateway
         .post("/sync/payment/process_payment", json!({ "amount": 5 }))
         .await;
-    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("success")), "{paid:?}");
+    assert_eq!(
+        (paid.status, paid.body["status"].as_str()),
+        (200, Some("success")),
+        "{paid:?}"
+    );
     let by_id = gateway
-        .get(&format!("/sync/payment/payments/{}", paid.body["payment_id"].as_str().unwrap()))
+        .get(&format!(
+            "/sync/payment/payments/{}",
+            paid.body["payment_id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(by_id.body["status"], "completed", "{by_id:?}");
     gateway.get("/sync/nosuch/x").await.assert_error(404);
@@ -96,7 +107,11 @@ async fn stopped_upstream_gives_503_within_a_second() {
         )
         .await;
     reply.assert_error(503);
-    assert!(reply.elapsed < Duration::from_secs(1), "took {:?}", reply.elapsed);
+    assert!(
+        reply.elapsed < Duration::from_secs(1),
+        "took {:?}",
+        reply.elapsed
+    );
     let detail = reply.body["detail"].as_str().unwrap();
     assert!(
         detail.contains("order service (async stack)") && detail.contains("unreachable"),
@@ -126,9 +141,16 @@ async fn slow_upstream_gives_504() {
         .post("/sync/payment/process_payment", json!({ "amount": 1 }))
         .await;
     reply.assert_error(504);
-    assert!(reply.elapsed < Duration::from_millis(2000), "took {:?}", reply.elapsed);
     assert!(
-        reply.body["detail"].as_str().unwrap().contains("did not answer within 500 ms"),
+        reply.elapsed < Duration::from_millis(2000),
+        "took {:?}",
+        reply.elapsed
+    );
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 500 ms"),
         "{reply:?}"
     );
 }

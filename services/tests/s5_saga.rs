@@ -63,7 +63,11 @@ async fn sync_saga_compensates_and_answers_400() {
 
     let reply = saga
         .order
-        .post_with_id("/create_order", json!({ "product_id": 1, "quantity": 2 }), &cid)
+        .post_with_id(
+            "/create_order",
+            json!({ "product_id": 1, "quantity": 2 }),
+            &cid,
+        )
         .await;
     reply.assert_error(400);
     let detail = &reply.body["detail"];
@@ -71,14 +75,23 @@ async fn sync_saga_compensates_and_answers_400() {
     assert_eq!(detail["message"], "Order failed due to payment issue");
     assert_eq!(detail["reason"], "Payment processing failed");
     assert_eq!(detail["product_id"], 1);
-    expect_completion(&mut completions, &cid, "saga_finished", Duration::from_secs(5)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "saga_finished",
+        Duration::from_secs(5),
+    )
+    .await;
 
     // The compensation restored the stock for real (peer 002/003's did not).
     assert_eq!(stock(&saga.inventory, "1").await, (50, 0, 0));
     let id = detail["order_id"].as_i64().unwrap();
     let order = saga.order.get(&format!("/orders/{id}")).await;
     assert_eq!(
-        (order.body["status"].as_str(), order.body["compensation_executed"].as_bool()),
+        (
+            order.body["status"].as_str(),
+            order.body["compensation_executed"].as_bool()
+        ),
         (Some("failed"), Some(true)),
         "{order:?}"
     );
@@ -86,7 +99,10 @@ async fn sync_saga_compensates_and_answers_400() {
     // Out of stock: 409 (peer 003: 500), nothing reserved.
     let short = saga
         .order
-        .post("/create_order", json!({ "product_id": "prod004", "quantity": 2 }))
+        .post(
+            "/create_order",
+            json!({ "product_id": "prod004", "quantity": 2 }),
+        )
         .await;
     short.assert_error(409);
     assert_eq!(short.body["detail"]["compensation_executed"], false);
@@ -139,15 +155,35 @@ async fn async_saga_ends_failed_with_the_stock_released() {
 
     let reply = saga
         .order
-        .post_with_id("/create_order", json!({ "product_id": 1, "quantity": 3 }), &cid)
+        .post_with_id(
+            "/create_order",
+            json!({ "product_id": 1, "quantity": 3 }),
+            &cid,
+        )
         .await;
     assert_eq!(reply.status, 202, "{reply:?}");
     assert_eq!(reply.body["status"], "pending");
-    assert_eq!((reply.body["product_id"].as_i64(), reply.body["quantity"].as_i64()), (Some(1), Some(3)));
-    assert!(reply.elapsed < Duration::from_millis(1000), "{:?}", reply.elapsed);
+    assert_eq!(
+        (
+            reply.body["product_id"].as_i64(),
+            reply.body["quantity"].as_i64()
+        ),
+        (Some(1), Some(3))
+    );
+    assert!(
+        reply.elapsed < Duration::from_millis(1000),
+        "{:?}",
+        reply.elapsed
+    );
     let id = reply.body["id"].as_i64().unwrap();
 
-    expect_completion(&mut completions, &cid, "saga_finished", Duration::from_secs(10)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "saga_finished",
+        Duration::from_secs(10),
+    )
+    .await;
     let order = wait_order(&saga.order, id, "order failed and compensated", |o| {
         o["status"] == "failed" && o["compensation_executed"] == true
     })
@@ -169,9 +205,15 @@ async fn async_saga_ends_failed_with_the_stock_released() {
         .await;
     assert_eq!(short.status, 202, "{short:?}");
     let short_id = short.body["id"].as_i64().unwrap();
-    let failed = wait_order(&saga.order, short_id, "rejected order failed", |o| o["status"] == "failed").await;
+    let failed = wait_order(&saga.order, short_id, "rejected order failed", |o| {
+        o["status"] == "failed"
+    })
+    .await;
     assert!(
-        failed["reason"].as_str().unwrap_or_default().contains("Insufficient stock"),
+        failed["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Insufficient stock"),
         "{failed}"
     );
     assert_eq!(stock(&saga.inventory, "4").await, (1, 0, 0));
@@ -191,7 +233,10 @@ async fn async_saga_completes_when_payment_succeeds() {
         .await;
     assert_eq!(reply.status, 202, "{reply:?}");
     let id = reply.body["id"].as_i64().unwrap();
-    let order = wait_order(&saga.order, id, "order completed", |o| o["status"] == "completed").await;
+    let order = wait_order(&saga.order, id, "order completed", |o| {
+        o["status"] == "completed"
+    })
+    .await;
     assert!(order["transaction_id"].is_string(), "{order}");
     wait_for("reservation sold", Duration::from_secs(5), || async {
         (stock(&saga.inventory, "2").await == (98, 0, 2)).then_some(())
@@ -209,7 +254,10 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     // machine); a client retries it, as this one does.
     let place = || async {
         for _ in 0..40 {
-            let r = saga.order.post("/create_order", json!({ "product_id": 1 })).await;
+            let r = saga
+                .order
+                .post("/create_order", json!({ "product_id": 1 }))
+                .await;
             if r.status != 503 {
                 return r;
             }
@@ -219,7 +267,10 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     };
     let replies = futures_util::future::join_all((0..50).map(|_| place())).await;
     assert!(replies.iter().all(|r| r.status == 202), "{replies:?}");
-    let ids: Vec<i64> = replies.iter().map(|r| r.body["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = replies
+        .iter()
+        .map(|r| r.body["id"].as_i64().unwrap())
+        .collect();
 
     // Waits longer than the 10 s bound so that a slow machine still shows whether the
     // invariant holds; the bound itself is asserted at the end.
@@ -241,7 +292,10 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     let orders = terminal.expect("every order terminal within 60 s");
     let took = accepted.elapsed();
     let completed = orders.iter().filter(|o| o["status"] == "completed").count() as i64;
-    assert!(completed > 0 && completed < 50, "failure rate 0.3 gave {completed} successes");
+    assert!(
+        completed > 0 && completed < 50,
+        "failure rate 0.3 gave {completed} successes"
+    );
 
     let settled = wait_for("inventory settled", Duration::from_secs(5), || async {
         let s = stock(&saga.inventory, "1").await;

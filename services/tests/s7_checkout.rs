@@ -70,27 +70,45 @@ async fn sync_checkout_blocks_through_payment_and_mail() {
     let cid = unique("cid");
     let buyer = format!("{}@example.com", unique("buyer"));
 
-    let reply = p.order.post_with_id("/checkout", checkout_body(&buyer), &cid).await;
+    let reply = p
+        .order
+        .post_with_id("/checkout", checkout_body(&buyer), &cid)
+        .await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert!(reply.elapsed >= Duration::from_millis(700), "took {:?}", reply.elapsed);
+    assert!(
+        reply.elapsed >= Duration::from_millis(700),
+        "took {:?}",
+        reply.elapsed
+    );
     assert_eq!(reply.body["status"], "confirmed");
     assert_eq!(reply.body["total_amount"].as_f64(), Some(139.97));
     assert_eq!(reply.body["user_id"], 7);
     assert_eq!(reply.body["user_email"], buyer.as_str());
     assert!(reply.body["processing_duration_ms"].as_i64().unwrap() >= 700);
     assert!(
-        reply.body["transaction_id"].as_str().unwrap().starts_with("TXN-"),
+        reply.body["transaction_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("TXN-"),
         "{reply:?}"
     );
     assert_eq!(reply.body["warnings"], json!([]));
-    expect_completion(&mut completions, &cid, "order_confirmed", Duration::from_secs(5)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "order_confirmed",
+        Duration::from_secs(5),
+    )
+    .await;
 
     let id = reply.body["id"].as_i64().unwrap();
     let order = p.order.get(&format!("/orders/{id}")).await;
     assert_eq!(history(&order.body), ["pending", "paid", "confirmed"]);
     let mails = p
         .email
-        .get(&format!("/emails?recipient={buyer}&kind=order_confirmation"))
+        .get(&format!(
+            "/emails?recipient={buyer}&kind=order_confirmation"
+        ))
         .await;
     assert_eq!(mails.body["count"], 1, "{mails:?}");
 
@@ -101,7 +119,10 @@ async fn sync_checkout_blocks_through_payment_and_mail() {
         .await;
     assert_eq!(showdown.status, 200, "{showdown:?}");
     assert_eq!(
-        (showdown.body["status"].as_str(), showdown.body["order_id"].as_str()),
+        (
+            showdown.body["status"].as_str(),
+            showdown.body["order_id"].as_str()
+        ),
         (Some("PAID"), Some("123"))
     );
     assert!(showdown.elapsed >= Duration::from_millis(200));
@@ -109,9 +130,15 @@ async fn sync_checkout_blocks_through_payment_and_mail() {
     let neither = p.order.post("/checkout", json!({ "amount": 3 })).await;
     neither.assert_error(422);
     let text = neither.body["detail"].to_string();
-    assert!(text.contains("order_id") && text.contains("items"), "{text}");
+    assert!(
+        text.contains("order_id") && text.contains("items"),
+        "{text}"
+    );
     p.order
-        .post("/checkout", json!({ "user_id": 1, "user_email": "x@example.com", "items": [] }))
+        .post(
+            "/checkout",
+            json!({ "user_id": 1, "user_email": "x@example.com", "items": [] }),
+        )
         .await
         .assert_error(422);
     p.order
@@ -131,10 +158,17 @@ async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
     let cid = unique("cid");
     let buyer = format!("{}@example.com", unique("buyer"));
 
-    let reply = p.order.post_with_id("/checkout", checkout_body(&buyer), &cid).await;
+    let reply = p
+        .order
+        .post_with_id("/checkout", checkout_body(&buyer), &cid)
+        .await;
     assert_eq!(reply.status, 202, "{reply:?}");
     assert_eq!(reply.body["status"], "pending");
-    assert!(reply.elapsed < Duration::from_millis(500), "took {:?}", reply.elapsed);
+    assert!(
+        reply.elapsed < Duration::from_millis(500),
+        "took {:?}",
+        reply.elapsed
+    );
     assert!(reply.body["processing_duration_ms"].is_i64(), "{reply:?}");
     let id = reply.body["id"].as_i64().unwrap();
 
@@ -150,20 +184,38 @@ async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
         if s == "confirmed" {
             break r.body;
         }
-        assert!(Instant::now() < deadline, "not confirmed within 10 s; seen {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not confirmed within 10 s; seen {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(seen, ["pending", "paid", "confirmed"], "statuses seen: {seen:?}");
+    assert_eq!(
+        seen,
+        ["pending", "paid", "confirmed"],
+        "statuses seen: {seen:?}"
+    );
     assert!(
-        status["payment"]["transaction_id"].as_str().unwrap().starts_with("TXN-"),
+        status["payment"]["transaction_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("TXN-"),
         "{status}"
     );
-    expect_completion(&mut completions, &cid, "order_confirmed", Duration::from_secs(5)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "order_confirmed",
+        Duration::from_secs(5),
+    )
+    .await;
     let order = p.order.get(&format!("/orders/{id}")).await;
     assert_eq!(history(&order.body), ["pending", "paid", "confirmed"]);
     let mails = p
         .email
-        .get(&format!("/emails?recipient={buyer}&kind=order_confirmation"))
+        .get(&format!(
+            "/emails?recipient={buyer}&kind=order_confirmation"
+        ))
         .await;
     assert_eq!(mails.body["count"], 1, "{mails:?}");
 

@@ -50,7 +50,10 @@ async fn notifications(email: &Service, kind: &str, count: usize) -> Vec<Value> 
         Duration::from_secs(10),
         || async {
             let r = email.get(&format!("/notifications/type/{kind}")).await;
-            let list = r.body["notifications"].as_array().cloned().unwrap_or_default();
+            let list = r.body["notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             (list.len() >= count).then_some(list)
         },
     )
@@ -80,9 +83,19 @@ async fn order_flow(mode: &str) {
     assert_eq!(order_id.len(), 36, "seed 001's UUID order id: {order_id}");
     assert_eq!(stock_of(&s.inventory, "prod002").await, 98);
     let sold = s.inventory.get("/inventory/2").await;
-    assert_eq!((sold.body["reserved"].as_i64(), sold.body["sold"].as_i64()), (Some(0), Some(2)), "{sold:?}");
+    assert_eq!(
+        (sold.body["reserved"].as_i64(), sold.body["sold"].as_i64()),
+        (Some(0), Some(2)),
+        "{sold:?}"
+    );
 
-    expect_completion(&mut completions, &cid, "notification_stored", Duration::from_secs(10)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "notification_stored",
+        Duration::from_secs(10),
+    )
+    .await;
     let confirmations = notifications(&s.email, "order_confirmation", 1).await;
     assert_eq!(confirmations[0]["order_id"], order_id.as_str());
     assert_eq!(confirmations[0]["recipient"], user.as_str());
@@ -93,22 +106,39 @@ async fn order_flow(mode: &str) {
     // Down to 9 Keyboards: a low-stock alert.
     let low = s
         .order
-        .post("/orders", json!({ "user_id": user, "items": [{ "product_id": 3, "quantity": 66 }] }))
+        .post(
+            "/orders",
+            json!({ "user_id": user, "items": [{ "product_id": 3, "quantity": 66 }] }),
+        )
         .await;
     assert_eq!(low.status, 200, "{low:?}");
     let alerts = notifications(&s.email, "low_stock_alert", 1).await;
-    assert_eq!((alerts[0]["product_id"].as_str(), alerts[0]["current_stock"].as_i64()), (Some("prod003"), Some(9)));
+    assert_eq!(
+        (
+            alerts[0]["product_id"].as_str(),
+            alerts[0]["current_stock"].as_i64()
+        ),
+        (Some("prod003"), Some(9))
+    );
     assert_eq!(alerts[0]["recipient"], "admin@company.com");
 
     // One NoteBook, two buyers at once: exactly one gets it, then it is out of stock.
     let body = json!({ "user_id": user, "items": [{ "product_id": "prod004", "quantity": 1 }] });
-    let (a, b) = tokio::join!(s.order.post("/orders", body.clone()), s.order.post("/orders", body.clone()));
+    let (a, b) = tokio::join!(
+        s.order.post("/orders", body.clone()),
+        s.order.post("/orders", body.clone())
+    );
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
     let loser = if a.status == 409 { &a } else { &b };
     loser.assert_error(409);
-    assert!(loser.body["detail"].to_string().contains("Insufficient stock for product prod004"), "{loser:?}");
+    assert!(
+        loser.body["detail"]
+            .to_string()
+            .contains("Insufficient stock for product prod004"),
+        "{loser:?}"
+    );
     assert_eq!(stock_of(&s.inventory, "prod004").await, 0);
     notifications(&s.email, "out_of_stock_alert", 1).await;
 
@@ -125,7 +155,10 @@ async fn order_flow(mode: &str) {
 
     let unknown = s
         .order
-        .post("/orders", json!({ "user_id": user, "items": [{ "product_id": "prod999", "quantity": 1 }] }))
+        .post(
+            "/orders",
+            json!({ "user_id": user, "items": [{ "product_id": "prod999", "quantity": 1 }] }),
+        )
         .await;
     unknown.assert_error(400);
     assert_eq!(unknown.body["detail"], "Product prod999 not found");
@@ -135,7 +168,10 @@ async fn order_flow(mode: &str) {
         .assert_error(422);
 
     let stats = s.email.get("/notifications/stats").await;
-    assert!(stats.body["total_notifications"].as_i64().unwrap() >= 4, "{stats:?}");
+    assert!(
+        stats.body["total_notifications"].as_i64().unwrap() >= 4,
+        "{stats:?}"
+    );
     assert!(stats.body["last_notification"].is_object(), "{stats:?}");
     let all = s.email.get("/notifications").await;
     assert!(all.body["notifications"].as_array().unwrap().len() >= 4);
@@ -146,15 +182,27 @@ async fn order_flow(mode: &str) {
     let books = s.inventory.get("/products/category/books").await;
     assert_eq!(books.body["products"][0]["product_id"], "prod004");
     s.inventory
-        .send(reqwest::Client::new().put(s.inventory.url("/products/prod002/stock")).json(&json!({ "quantity": -1000 })))
+        .send(
+            reqwest::Client::new()
+                .put(s.inventory.url("/products/prod002/stock"))
+                .json(&json!({ "quantity": -1000 })),
+        )
         .await
         .assert_error(400);
     let restock = s
         .inventory
-        .send(reqwest::Client::new().put(s.inventory.url("/products/prod002/stock")).json(&json!({ "quantity": 5 })))
+        .send(
+            reqwest::Client::new()
+                .put(s.inventory.url("/products/prod002/stock"))
+                .json(&json!({ "quantity": 5 })),
+        )
         .await;
     assert_eq!(
-        (restock.status, restock.body["previous_stock"].as_i64(), restock.body["new_stock"].as_i64()),
+        (
+            restock.status,
+            restock.body["previous_stock"].as_i64(),
+            restock.body["new_stock"].as_i64()
+        ),
         (200, Some(98), Some(103)),
         "{restock:?}"
     );
@@ -186,14 +234,26 @@ async fn alerts_survive_their_consumer_being_down() {
         .await;
 
     let reply = order
-        .post("/orders", json!({ "user_id": "u1", "items": [{ "product_id": "prod001", "quantity": 45 }] }))
+        .post(
+            "/orders",
+            json!({ "user_id": "u1", "items": [{ "product_id": "prod001", "quantity": 45 }] }),
+        )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(stock_of(&inventory, "prod001").await, 5);
-    assert!(world.queue_depth("notifications").await.unwrap_or(0) >= 2, "confirmation and alert wait in the queue");
+    assert!(
+        world.queue_depth("notifications").await.unwrap_or(0) >= 2,
+        "confirmation and alert wait in the queue"
+    );
 
     let email = world.service("email", "async").start().await;
     let alerts = notifications(&email, "low_stock_alert", 1).await;
-    assert_eq!((alerts[0]["product_id"].as_str(), alerts[0]["current_stock"].as_i64()), (Some("prod001"), Some(5)));
+    assert_eq!(
+        (
+            alerts[0]["product_id"].as_str(),
+            alerts[0]["current_stock"].as_i64()
+        ),
+        (Some("prod001"), Some(5))
+    );
     notifications(&email, "order_confirmation", 1).await;
 }

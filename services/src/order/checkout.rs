@@ -67,7 +67,9 @@ struct ShowdownRequest {
 }
 
 fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
-    ApiError::unprocessable(json!([{ "type": "value_error", "loc": ["body", field], "msg": msg.into() }]))
+    ApiError::unprocessable(
+        json!([{ "type": "value_error", "loc": ["body", field], "msg": msg.into() }]),
+    )
 }
 
 /// A validated pipeline checkout: the lines with parsed prices and the total in cents.
@@ -129,8 +131,8 @@ pub(super) async fn checkout(
         move |e: serde_json::Error| invalid("body", format!("invalid {shape} checkout: {e}"))
     };
     if body.get("items").is_some() {
-        let request: PipelineRequest =
-            serde_json::from_value(body).map_err(parse("seed 004 {user_id, user_email, items[]}"))?;
+        let request: PipelineRequest = serde_json::from_value(body)
+            .map_err(parse("seed 004 {user_id, user_email, items[]}"))?;
         let pipeline = request.validate()?;
         match ctx.mode() {
             Mode::Sync => pipeline_sync(&ctx, pipeline).await,
@@ -172,7 +174,13 @@ async fn insert_pipeline_order(
     .await?)
 }
 
-async fn update(ctx: &Ctx, id: i64, status: &str, transaction_id: Option<&str>, reason: Option<&str>) -> sqlx::Result<()> {
+async fn update(
+    ctx: &Ctx,
+    id: i64,
+    status: &str,
+    transaction_id: Option<&str>,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE orders SET status = $2, transaction_id = COALESCE($3, transaction_id),
              reason = COALESCE($4, reason), updated_at = now() WHERE id = $1",
@@ -234,7 +242,10 @@ async fn pipeline_sync(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
             vec![]
         }
         // Paid but not mailed: the order stays `paid` and the client is told.
-        Ok(reply) => vec![format!("confirmation e-mail failed: email service answered {}", reply.status)],
+        Ok(reply) => vec![format!(
+            "confirmation e-mail failed: email service answered {}",
+            reply.status
+        )],
         Err(err) => vec![format!("confirmation e-mail failed: {}", err.detail)],
     };
     record_duration(ctx, id, started).await?;
@@ -302,7 +313,11 @@ pub(super) async fn on_order_update(ctx: Ctx, incoming: Incoming) -> anyhow::Res
     match kind.as_str() {
         "payment.processed" => {
             let paid: PaymentProcessed = serde_json::from_value(event)?;
-            let status = if paid.status == "completed" { "paid" } else { "failed" };
+            let status = if paid.status == "completed" {
+                "paid"
+            } else {
+                "failed"
+            };
             sqlx::query(
                 "UPDATE orders SET transaction_id = $2, updated_at = now(),
                      status = CASE WHEN status = 'pending' THEN $3 ELSE status END

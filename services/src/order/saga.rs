@@ -17,8 +17,7 @@ use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, ORDER_CREATED};
 use common::events::{
-    OrderCreated, PaymentFailed, PaymentSucceeded, Ref, StockRejected, StockReleased,
-    new_event_id,
+    OrderCreated, PaymentFailed, PaymentSucceeded, Ref, StockRejected, StockReleased, new_event_id,
 };
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
@@ -170,9 +169,20 @@ pub(super) async fn create_order_sync(
             .await;
             if !matches!(&commit, Ok(r) if r.is_success()) {
                 // The units stay reserved (still counted); the order is paid regardless.
-                tracing::warn!(order_id = id, "paid order's reservation not turned into a sale");
+                tracing::warn!(
+                    order_id = id,
+                    "paid order's reservation not turned into a sale"
+                );
             }
-            set_status(&ctx, id, "completed", None, false, transaction_id.as_deref()).await?;
+            set_status(
+                &ctx,
+                id,
+                "completed",
+                None,
+                false,
+                transaction_id.as_deref(),
+            )
+            .await?;
             ctx.completions
                 .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
             let mut body = load_order(&ctx, id).await?.body();
@@ -183,7 +193,10 @@ pub(super) async fn create_order_sync(
         outcome => {
             // Peer 003's 400 when payment refused; 503/504 when payment itself failed.
             let (status, reason) = match &outcome {
-                Ok(_) => (StatusCode::BAD_REQUEST, "Payment processing failed".to_owned()),
+                Ok(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "Payment processing failed".to_owned(),
+                ),
                 Err(err) => (err.status, detail_text(&err.detail)),
             };
             let compensate = http::post_json(

@@ -43,7 +43,11 @@ pub(super) async fn place_order(
             "type": "value_error", "loc": ["body", "items"], "msg": "an order needs at least one item",
         }])));
     }
-    if let Some(bad) = body.items.iter().find(|i| !(1..=1_000_000).contains(&i.quantity)) {
+    if let Some(bad) = body
+        .items
+        .iter()
+        .find(|i| !(1..=1_000_000).contains(&i.quantity))
+    {
         return Err(ApiError::unprocessable(json!([{
             "type": "greater_than", "loc": ["body", "items", "quantity"],
             "msg": format!("quantity of {} must be within 1..=1000000", bad.product_id),
