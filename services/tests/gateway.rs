@@ -128,7 +128,7 @@ async fn slow_upstream_gives_504() {
     let world = World::new("gw-slow").await;
     let payment = world
         .service("payment", "sync")
-        .env("PAYMENT_DELAY_MS", 3000)
+        .env("PAYMENT_DELAY_MS", 5000)
         .start()
         .await;
     let gateway = world
@@ -142,7 +142,8 @@ async fn slow_upstream_gives_504() {
         .await;
     reply.assert_error(504);
     assert!(
-        reply.elapsed < Duration::from_millis(2000),
+        // Well before the upstream's 5 s: the gateway cut it short (slack for a loaded machine).
+        reply.elapsed < Duration::from_millis(4000),
         "took {:?}",
         reply.elapsed
     );

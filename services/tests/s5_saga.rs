@@ -170,8 +170,10 @@ async fn async_saga_ends_failed_with_the_stock_released() {
         ),
         (Some(1), Some(3))
     );
+    // `pending` shows it did not wait for the saga; the time bound only guards against a
+    // gross regression (the machine running the tests may be loaded).
     assert!(
-        reply.elapsed < Duration::from_millis(1000),
+        reply.elapsed < Duration::from_secs(5),
         "{:?}",
         reply.elapsed
     );
@@ -276,6 +278,8 @@ async fn stock_invariant_holds_under_concurrent_async_orders() {
     // invariant holds; the bound itself is asserted at the end.
     let accepted = std::time::Instant::now();
     let terminal = try_wait_for(Duration::from_secs(60), || async {
+        // Poll gently: the list competes with the saga for the order service's 5 connections.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let all = saga.order.get("/orders").await;
         let orders = all.body["orders"].as_array().cloned().unwrap_or_default();
         let done = orders
