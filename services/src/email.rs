@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::consume::{self, Incoming};
+use common::broker::consume::Incoming;
 use common::broker::topology::USER_REGISTERED;
 use common::events::UserRegistered;
 use common::extract::{Json, Query};
@@ -36,16 +36,7 @@ pub fn routes(_mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    let handler_ctx = ctx.clone();
-    let handler =
-        consume::handler(move |incoming| on_user_registered(handler_ctx.clone(), incoming));
-    vec![consume::spawn(
-        ctx.broker.clone(),
-        USER_REGISTERED,
-        ctx.consumer_options(),
-        handler,
-        ctx.shutdown.clone(),
-    )]
+    vec![ctx.consume(USER_REGISTERED, ctx.consumer_options(), on_user_registered)]
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {

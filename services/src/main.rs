@@ -10,16 +10,22 @@
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
-//!   code: `user.rs` (S1), `email.rs` (S1 mail), `payment.rs` (S2, seed 000's `/pay`).
+//!   code: `user.rs` (S1), `email.rs` (S1 mail), `payment.rs` (S2, seed 000's `/pay`),
+//!   `product.rs` (S3), `fanout.rs` (S3's search, cache and analytics steps, one code for
+//!   three services), `report.rs` (S4), `analytics.rs` (S6 clicks).
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod app;
 mod context;
 mod email;
+mod fanout;
 mod limit;
 mod metrics;
 mod payment;
+mod product;
 mod registry;
+mod report;
 mod run;
 mod user;
 

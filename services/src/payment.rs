@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::Outgoing;
-use common::broker::consume::{self, Incoming};
+use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, PAYMENT_COMPLETED, PAYMENT_INITIATED};
 use common::events::{PaymentCompleted, PaymentInitiated, new_event_id};
 use common::extract::{Json, Path};
@@ -44,25 +44,10 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    let worker_ctx = ctx.clone();
-    let worker = consume::handler(move |incoming| complete_payment(worker_ctx.clone(), incoming));
-    let worker = consume::spawn(
-        ctx.broker.clone(),
-        PAYMENT_INITIATED,
-        ctx.consumer_options(),
-        worker,
-        ctx.shutdown.clone(),
-    );
-    let audit_ctx = ctx.clone();
-    let audit = consume::handler(move |incoming| audit_payment(audit_ctx.clone(), incoming));
-    let audit = consume::spawn(
-        ctx.broker.clone(),
-        PAYMENT_COMPLETED,
-        ctx.consumer_options(),
-        audit,
-        ctx.shutdown.clone(),
-    );
-    vec![worker, audit]
+    vec![
+        ctx.consume(PAYMENT_INITIATED, ctx.consumer_options(), complete_payment),
+        ctx.consume(PAYMENT_COMPLETED, ctx.consumer_options(), audit_payment),
+    ]
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
