@@ -154,7 +154,8 @@ async fn generate_async(
     let request = parse_request(&body)?;
     let hex = uuid::Uuid::new_v4().simple().to_string();
     let job_id = format!("job_{}", &hex[..12]);
-    let mut tx = ctx.db.begin().await?;
+    // Committed before publishing: the worker may get the job within a millisecond of the
+    // confirm and must find it. If the broker cannot confirm, the job is withdrawn.
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO jobs (job_id, report_type, status, correlation_id)
          VALUES ($1, $2, 'queued', $3) RETURNING created_at",
@@ -162,7 +163,7 @@ async fn generate_async(
     .bind(&job_id)
     .bind(&request.report_type)
     .bind(correlation::current())
-    .fetch_one(&mut *tx)
+    .fetch_one(&ctx.db)
     .await?;
     let job = GenerateReportJob {
         event_id: new_event_id(),
@@ -171,15 +172,22 @@ async fn generate_async(
         parameters: request.parameters,
         timestamp: created_at,
     };
-    ctx.broker
+    let published = ctx
+        .broker
         .publish(Outgoing::event(
             DEFAULT_EXCHANGE,
             REPORT_JOB,
             job.event_id.clone(),
             &job,
         ))
-        .await?;
-    tx.commit().await?;
+        .await;
+    if let Err(err) = published {
+        sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'")
+            .bind(&job_id)
+            .execute(&ctx.db)
+            .await?;
+        return Err(err.into());
+    }
     let body = json!({
         "job_id": job_id,
         "status": "queued",
@@ -200,7 +208,7 @@ async fn run_job(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     .execute(&ctx.db)
     .await?;
     if started.rows_affected() == 0 {
-        // Completed before (a redelivery), or never recorded (its request was rolled back).
+        // Completed before (a redelivery), or withdrawn (its publish was never confirmed).
         incoming.note_duplicate();
         return Ok(());
     }
