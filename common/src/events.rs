@@ -240,3 +240,35 @@ pub mod notification_kind {
     pub const LOW_STOCK_ALERT: &str = "low_stock_alert";
     pub const OUT_OF_STOCK_ALERT: &str = "out_of_stock_alert";
 }
+
+/// S3: a product changed; one event on the `product_updates` fanout reaches search, cache
+/// and analytics (peer 002's `ProductUpdated`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductUpdated {
+    pub event_id: String,
+    pub product_id: i64,
+    pub name: String,
+    pub stock: i64,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// S4: a report job to run (peer 002's `GenerateReportJob`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerateReportJob {
+    pub event_id: String,
+    pub job_id: String,
+    pub report_type: String,
+    #[serde(default)]
+    pub parameters: serde_json::Value,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// S6: one click to store (peer 002's `ClickTracked`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClickTracked {
+    pub event_id: String,
+    pub user_id: i64,
+    pub page: String,
+    pub session_id: String,
+    pub timestamp: DateTime<Utc>,
+}

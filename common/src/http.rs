@@ -70,3 +70,16 @@ fn call_error(service: &str, err: &reqwest::Error) -> ApiError {
         ApiError::unavailable(format!("{service} service call failed: {err}"))
     }
 }
+
+/// The warning a caller reports when an optional downstream `step` failed (the peers only
+/// logged it, so their clients never knew); `None` when it succeeded.
+pub fn failure_warning(step: &str, call: &Result<Reply, ApiError>) -> Option<String> {
+    match call {
+        Ok(reply) if reply.is_success() => None,
+        Ok(reply) => Some(format!("{step} failed: answered {}", reply.status)),
+        Err(err) => Some(format!(
+            "{step} failed: {}",
+            err.detail.as_str().unwrap_or("downstream error")
+        )),
+    }
+}

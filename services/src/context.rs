@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use common::Mode;
 use common::broker::Broker;
-use common::broker::consume::ConsumerOptions;
+use common::broker::consume::{self, ConsumerOptions, Incoming};
 use common::completion::Completions;
 use common::config::{Settings, Tunables};
 use common::scenario::Service;
@@ -52,5 +52,27 @@ impl Ctx {
             prefetch: options.prefetch.min(pool).max(1),
             ..options
         }
+    }
+
+    /// Starts a consumer of `queue` whose handler gets its own clone of this context.
+    pub fn consume<F, Fut>(
+        &self,
+        queue: &'static str,
+        options: ConsumerOptions,
+        handle: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(Ctx, Incoming) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let ctx = self.clone();
+        let handler = consume::handler(move |incoming| handle(ctx.clone(), incoming));
+        consume::spawn(
+            self.broker.clone(),
+            queue,
+            options,
+            handler,
+            self.shutdown.clone(),
+        )
     }
 }

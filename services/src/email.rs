@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
 use common::broker::Outgoing;
-use common::broker::consume::{self, Incoming};
+use common::broker::consume::Incoming;
 use common::broker::topology::{
     DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, EMAIL_SERVICE, NOTIFICATIONS, RK_EMAIL_SENT,
     USER_REGISTERED,
@@ -60,37 +60,10 @@ pub fn routes(_mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    let handler_ctx = ctx.clone();
-    let handler =
-        consume::handler(move |incoming| on_user_registered(handler_ctx.clone(), incoming));
-    let confirmation_ctx = ctx.clone();
-    let confirmation =
-        consume::handler(move |incoming| on_payment_processed(confirmation_ctx.clone(), incoming));
-    let notification_ctx = ctx.clone();
-    let notification =
-        consume::handler(move |incoming| on_notification(notification_ctx.clone(), incoming));
     vec![
-        consume::spawn(
-            ctx.broker.clone(),
-            USER_REGISTERED,
-            ctx.consumer_options(),
-            handler,
-            ctx.shutdown.clone(),
-        ),
-        consume::spawn(
-            ctx.broker.clone(),
-            EMAIL_SERVICE,
-            ctx.consumer_options(),
-            confirmation,
-            ctx.shutdown.clone(),
-        ),
-        consume::spawn(
-            ctx.broker.clone(),
-            NOTIFICATIONS,
-            ctx.consumer_options(),
-            notification,
-            ctx.shutdown.clone(),
-        ),
+        ctx.consume(USER_REGISTERED, ctx.consumer_options(), on_user_registered),
+        ctx.consume(EMAIL_SERVICE, ctx.consumer_options(), on_payment_processed),
+        ctx.consume(NOTIFICATIONS, ctx.consumer_options(), on_notification),
     ]
 }
 

@@ -11,21 +11,27 @@
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
 //!   code: `user.rs` (S1), `email.rs` (S1 mail, S7 confirmation mail, S8 notifications),
-//!   `payment.rs` (S2, seed 000's `/pay`, the S5 and S7 payments), `order.rs` (S5 saga, S7
-//!   checkout, S8 stock orders), `inventory.rs` (stock for S5/S8, alerts).
+//!   `payment.rs` (S2, seed 000's `/pay`, the S5 and S7 payments), `product.rs` (S3),
+//!   `fanout.rs` (S3's search, cache and analytics steps, one code for three services),
+//!   `report.rs` (S4), `analytics.rs` (S6 clicks), `order.rs` (S5 saga, S7 checkout, S8 stock
+//!   orders), `inventory.rs` (stock for S5/S8, alerts).
 //! - `gateway.rs`: peer 004's gateway on 9000, forwarding to either stack (no data, no broker).
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod app;
 mod context;
 mod email;
+mod fanout;
 mod gateway;
 mod inventory;
 mod limit;
 mod metrics;
 mod order;
 mod payment;
+mod product;
 mod registry;
+mod report;
 mod run;
 mod user;
 

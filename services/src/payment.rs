@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::Outgoing;
-use common::broker::consume::{self, Incoming};
+use common::broker::consume::Incoming;
 use common::broker::topology::{
     DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, PAYMENT_COMPLETED, PAYMENT_FAILED, PAYMENT_INITIATED,
     PAYMENT_SERVICE, PAYMENT_SUCCEEDED, RK_PAYMENT_PROCESSED, SHOWDOWN_ORDER_CREATED,
@@ -61,54 +61,13 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    let worker_ctx = ctx.clone();
-    let worker = consume::handler(move |incoming| complete_payment(worker_ctx.clone(), incoming));
-    let worker = consume::spawn(
-        ctx.broker.clone(),
-        PAYMENT_INITIATED,
-        ctx.consumer_options(),
-        worker,
-        ctx.shutdown.clone(),
-    );
-    let audit_ctx = ctx.clone();
-    let audit = consume::handler(move |incoming| audit_payment(audit_ctx.clone(), incoming));
-    let audit = consume::spawn(
-        ctx.broker.clone(),
-        PAYMENT_COMPLETED,
-        ctx.consumer_options(),
-        audit,
-        ctx.shutdown.clone(),
-    );
-    let saga_ctx = ctx.clone();
-    let saga = consume::handler(move |incoming| on_stock_reserved(saga_ctx.clone(), incoming));
-    let saga = consume::spawn(
-        ctx.broker.clone(),
-        STOCK_RESERVED,
-        ctx.db_consumer_options(),
-        saga,
-        ctx.shutdown.clone(),
-    );
-    let checkout_ctx = ctx.clone();
-    let checkout =
-        consume::handler(move |incoming| on_checkout_order(checkout_ctx.clone(), incoming));
-    let checkout = consume::spawn(
-        ctx.broker.clone(),
-        PAYMENT_SERVICE,
-        ctx.consumer_options(),
-        checkout,
-        ctx.shutdown.clone(),
-    );
-    let showdown_ctx = ctx.clone();
-    let showdown =
-        consume::handler(move |incoming| on_showdown_order(showdown_ctx.clone(), incoming));
-    let showdown = consume::spawn(
-        ctx.broker.clone(),
-        SHOWDOWN_ORDER_CREATED,
-        ctx.consumer_options(),
-        showdown,
-        ctx.shutdown.clone(),
-    );
-    vec![worker, audit, saga, checkout, showdown]
+    vec![
+        ctx.consume(PAYMENT_INITIATED, ctx.consumer_options(), complete_payment),
+        ctx.consume(PAYMENT_COMPLETED, ctx.consumer_options(), audit_payment),
+        ctx.consume(STOCK_RESERVED, ctx.db_consumer_options(), on_stock_reserved),
+        ctx.consume(PAYMENT_SERVICE, ctx.consumer_options(), on_checkout_order),
+        ctx.consume(SHOWDOWN_ORDER_CREATED, ctx.consumer_options(), on_showdown_order),
+    ]
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
-use crate::{email, inventory, order, payment, user};
+use crate::{analytics, email, fanout, inventory, order, payment, product, report, user};
 
 /// One service's parts: schema migrations, routes per mode, async consumers, reset.
 pub struct Definition {
@@ -17,6 +17,19 @@ pub struct Definition {
     /// Starts the consumers of async mode.
     pub consumers: fn(&Ctx) -> Vec<tokio::task::JoinHandle<()>>,
     pub reset: for<'a> fn(&'a PgPool) -> BoxFuture<'a, sqlx::Result<()>>,
+}
+
+/// Search and cache are nothing but their S3 step. A macro, because the fn pointers of a
+/// `Definition` cannot capture which step they serve.
+macro_rules! fan_out_step {
+    ($step:path) => {
+        Definition {
+            migrator: &fanout::MIGRATOR,
+            routes: |_| fanout::routes(&$step),
+            consumers: |ctx| vec![fanout::consumer(&$step, ctx)],
+            reset: |db| Box::pin(fanout::reset(db)),
+        }
+    };
 }
 
 pub fn definition(service: Service) -> Option<Definition> {
@@ -38,6 +51,26 @@ pub fn definition(service: Service) -> Option<Definition> {
             routes: payment::routes,
             consumers: payment::consumers,
             reset: |db| Box::pin(payment::reset(db)),
+        }),
+        Service::Product => Some(Definition {
+            migrator: &product::MIGRATOR,
+            routes: product::routes,
+            consumers: |_| Vec::new(),
+            reset: |db| Box::pin(product::reset(db)),
+        }),
+        Service::Search => Some(fan_out_step!(fanout::SEARCH)),
+        Service::Cache => Some(fan_out_step!(fanout::CACHE)),
+        Service::Analytics => Some(Definition {
+            migrator: &analytics::MIGRATOR,
+            routes: analytics::routes,
+            consumers: analytics::consumers,
+            reset: |db| Box::pin(analytics::reset(db)),
+        }),
+        Service::Report => Some(Definition {
+            migrator: &report::MIGRATOR,
+            routes: report::routes,
+            consumers: report::consumers,
+            reset: |db| Box::pin(report::reset(db)),
         }),
         Service::Order => Some(Definition {
             migrator: &order::MIGRATOR,

@@ -90,17 +90,9 @@ async fn register_sync(
         &json!({ "email": email, "user_id": id }),
     )
     .await;
-    let warnings: Vec<String> = match call {
-        Ok(reply) if reply.is_success() => vec![],
-        Ok(reply) => vec![format!(
-            "welcome e-mail failed: email service answered {}",
-            reply.status
-        )],
-        Err(err) => vec![format!(
-            "welcome e-mail failed: {}",
-            err.detail.as_str().unwrap_or("email service error")
-        )],
-    };
+    let warnings: Vec<String> = http::failure_warning("welcome e-mail", &call)
+        .into_iter()
+        .collect();
     if !warnings.is_empty() {
         // As the peer: the user exists, so registration still succeeds; the client is told.
         tracing::warn!(?warnings, user_id = id, "registered without welcome e-mail");

@@ -27,6 +27,10 @@ pub const FAILURE_HEADER: &str = "x-last-error";
 
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 const LIVENESS_POLL: Duration = Duration::from_millis(200);
+/// One attempt covers the handshake AND declaring the whole topology (some 60 queues). On a
+/// loaded 2-core host that took longer than 5 s, and a shorter limit then starved the
+/// service forever by abandoning every attempt; a down broker fails fast (refused) anyway.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a message was not accepted by the broker. Every variant means "nothing was stored".
 #[derive(Debug, thiserror::Error)]
@@ -242,7 +246,7 @@ async fn supervise(
     loop {
         let attempt = tokio::select! {
             _ = shutdown.cancelled() => break,
-            r = tokio::time::timeout(Duration::from_secs(5), connect(&url, &client_name)) => r,
+            r = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, &client_name)) => r,
         };
         match attempt {
             Ok(Ok(new_link)) => {

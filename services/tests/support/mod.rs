@@ -410,6 +410,10 @@ impl Service {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.put(self.url(path)).json(&body)).await
+    }
+
     pub async fn post_with_id(&self, path: &str, body: Value, correlation_id: &str) -> Reply {
         self.send(
             self.http

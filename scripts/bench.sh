@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Measures scenarios with oha (open model: fixed request rate, coordinated-omission
+# corrected) against services on 127.0.0.1, and prints one line per run.
+#
+#   bash scripts/bench.sh [SCENARIO...]        scenarios: s1 s2 s6 (default: all three)
+#
+#   BENCH_RATES="500 1000 2000"   target rates for the async acknowledgement runs
+#   BENCH_DURATION=30s            length of each run (issue 3 asks 30 s for S6)
+#   BENCH_OUT=/tmp/ms-bench       oha JSON reports and service logs
+#
+# Needs: `cargo install oha`, the test infrastructure (`bash scripts/test-infra.sh up`), and a
+# release build (built here). Services run in both modes on ports 18xxx against fresh
+# databases. Async lines are the acknowledgement latency; sync S1/S2 lines include the
+# configured delay (EMAIL_DELAY_MS 500, PAYMENT_DELAY_MS 2000): subtract it for our overhead.
+# S6 lines also report whether every accepted click was stored, and the RSS of each service
+# is printed at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v oha >/dev/null || { echo "oha missing: cargo install oha" >&2; exit 1; }
+eval "$(bash scripts/test-infra.sh env)"
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(s1 s2 s6)
+read -r -a RATES <<<"${BENCH_RATES:-250 500 1000 1500 2000 3000}"
+DURATION=${BENCH_DURATION:-20s}
+OUT=${BENCH_OUT:-/tmp/ms-bench}
+mkdir -p "$OUT"
+
+cargo build --release --locked -p services
+BIN=target/release/ms-service
+DB_BASE=${MS_TEST_DATABASE_URL%/*}
+TAG=$(date +%s)
+PIDS=()
+NAMES=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+
+start() { # service mode port [env...]
+    local service=$1 mode=$2 port=$3; shift 3
+    env MODE="$mode" PORT="$port" BIND_ADDR=127.0.0.1 AMQP_URL="$MS_TEST_AMQP_URL" \
+        DATABASE_URL="$DB_BASE/bench_${mode}_$TAG" RUST_LOG=warn "$@" \
+        "$BIN" "$service" >"$OUT/$service-$mode.log" 2>&1 &
+    PIDS+=($!)
+    NAMES+=("$service-$mode")
+    for _ in $(seq 1 100); do
+        curl -fs "127.0.0.1:$port/ready" >/dev/null && return 0
+        sleep 0.3
+    done
+    echo "$service ($mode) did not become ready; see $OUT/$service-$mode.log" >&2
+    exit 1
+}
+
+summary() { # label json
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))
+s, p = r["summary"], r["latencyPercentiles"]
+codes = r.get("statusCodeDistribution", {})
+ms = lambda v: "%.2f ms" % (v * 1000) if v is not None else "n/a"
+print("%-26s achieved %8.1f req/s  p50 %10s  p99 %10s  statuses %s" % (label, s["requestsPerSec"], ms(p.get("p50")), ms(p.get("p99")), codes), flush=True)
+PY
+}
+
+run() { # label rate url body-args...
+    local label=$1 rate=$2 url=$3; shift 3
+    oha -q "$rate" -z "$DURATION" --latency-correction --no-tui --output-format json -o "$OUT/$label.json" \
+        -m POST -H 'content-type: application/json' "$@" "$url"
+    summary "$label" "$OUT/$label.json"
+}
+
+ok_count() { # oha json -> number of 200 answers
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("statusCodeDistribution",{}).get("200",0))' "$1"
+}
+
+clicks() { curl -fs "127.0.0.1:$1/clicks/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
+
+# S6: after each run, wait until the consumer caught up, then compare stored with accepted.
+run_clicks() { # mode port rate
+    local mode=$1 port=$2 rate=$3 label="S6-$1-q$3" before after accepted
+    before=$(clicks "$port")
+    run "$label" "$rate" "http://127.0.0.1:$port/track_click" -d '{"user_id":1,"page":"/bench"}'
+    accepted=$(ok_count "$OUT/$label.json")
+    for _ in $(seq 1 600); do
+        after=$(clicks "$port")
+        [ $((after - before)) -ge "$accepted" ] && break
+        sleep 0.5
+    done
+    echo "    $label: accepted $accepted, stored $((after - before))"
+}
+
+unique_registrations() { # Unique e-mails: oha -Z sends the file's lines as bodies, one per request.
+    python3 - "$OUT/register.lines" <<'PY'
+import sys, uuid
+with open(sys.argv[1], "w") as f:
+    for i in range(600_000):
+        f.write('{"email":"bench-%s-%d@example.com"}\n' % (uuid.uuid4().hex[:8], i))
+PY
+}
+
+for scenario in "${SCENARIOS[@]}"; do
+    case "$scenario" in
+    s1)
+        unique_registrations
+        start email async 18107
+        start user async 18101
+        start email sync 18007
+        start user sync 18001 EMAIL_SERVICE_URL=http://127.0.0.1:18007
+        echo "== S1 async acknowledgement (p99 < 20 ms is the bar) =="
+        for rate in "${RATES[@]}"; do
+            run "S1-async-q$rate" "$rate" http://127.0.0.1:18101/register -Z "$OUT/register.lines"
+        done
+        echo "== S1 sync (includes the 500 ms e-mail) =="
+        run "S1-sync-q50" 50 http://127.0.0.1:18001/register -Z "$OUT/register.lines"
+        ;;
+    s2)
+        start payment async 18102
+        start payment sync 18002
+        echo "== S2 async acknowledgement (p99 < 20 ms is the bar) =="
+        for rate in "${RATES[@]}"; do
+            run "S2-async-q$rate" "$rate" http://127.0.0.1:18102/process_payment -d '{"amount":42.5}'
+        done
+        echo "== S2 sync (includes the 2000 ms payment) =="
+        run "S2-sync-q50" 50 http://127.0.0.1:18002/process_payment -d '{"amount":42.5}'
+        ;;
+    s6)
+        start analytics async 18106
+        start analytics sync 18006
+        echo "== S6 async (p99 < 20 ms and every accepted click stored) =="
+        for rate in "${RATES[@]}"; do run_clicks async 18106 "$rate"; done
+        echo "== S6 sync =="
+        for rate in "${RATES[@]}"; do run_clicks sync 18006 "$rate"; done
+        ;;
+    *) echo "unknown scenario $scenario (use s1 s2 s6)" >&2; exit 2 ;;
+    esac
+done
+
+echo "== RSS after the runs =="
+for i in "${!PIDS[@]}"; do
+    printf '%-20s %6d KiB\n' "${NAMES[$i]}" "$(ps -o rss= -p "${PIDS[$i]}" || echo 0)"
+done

@@ -1,0 +1,1 @@
+../fanout/0001_handled_updates.sql
