@@ -7,6 +7,7 @@
 #   BENCH_RATES="500 1000 2000"   target rates for the async acknowledgement runs
 #   BENCH_DURATION=30s            length of each run (issue 3 asks 30 s for S6)
 #   BENCH_OUT=/tmp/ms-bench       oha JSON reports and service logs
+#   BENCH_NO_BUILD=1              use target/release/ms-service as it is
 #
 # Needs: `cargo install oha`, the test infrastructure (`bash scripts/test-infra.sh up`), and a
 # release build (built here). Services run in both modes on ports 18xxx against fresh
@@ -25,7 +26,7 @@ DURATION=${BENCH_DURATION:-20s}
 OUT=${BENCH_OUT:-/tmp/ms-bench}
 mkdir -p "$OUT"
 
-cargo build --release --locked -p services
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked -p services
 BIN=target/release/ms-service
 DB_BASE=${MS_TEST_DATABASE_URL%/*}
 TAG=$(date +%s)
