@@ -67,7 +67,9 @@ impl Click {
             }])));
         }
         if self.session_id.as_ref().is_some_and(|s| s.len() > 200) {
-            return Err(ApiError::unprocessable("session_id must be at most 200 characters"));
+            return Err(ApiError::unprocessable(
+                "session_id must be at most 200 characters",
+            ));
         }
         Ok(())
     }
@@ -113,8 +115,11 @@ async fn track_sync(
     click.validate()?;
     let click = tracked(click);
     insert_click(&ctx.db, &click, None).await?;
-    ctx.completions.emit(ScenarioId::S6, steps::CLICK_STORED, true);
-    Ok(Json(json!({ "status": "tracked", "session_id": click.session_id })))
+    ctx.completions
+        .emit(ScenarioId::S6, steps::CLICK_STORED, true);
+    Ok(Json(
+        json!({ "status": "tracked", "session_id": click.session_id }),
+    ))
 }
 
 async fn track_async(
@@ -142,7 +147,8 @@ async fn track_async(
 async fn store_click(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let click: ClickTracked = incoming.json()?;
     if insert_click(&ctx.db, &click, Some(&incoming.event_id)).await? {
-        ctx.completions.emit(ScenarioId::S6, steps::CLICK_STORED, true);
+        ctx.completions
+            .emit(ScenarioId::S6, steps::CLICK_STORED, true);
     } else {
         incoming.note_duplicate();
     }

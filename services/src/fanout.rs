@@ -72,17 +72,21 @@ pub fn routes(step: &'static Step) -> Router<Ctx> {
     Router::new()
         .route(
             step.path,
-            post(move |State(ctx): State<Ctx>, Json(body): Json<StepRequest>| {
-                handle_request(step, ctx, body)
-            }),
+            post(
+                move |State(ctx): State<Ctx>, Json(body): Json<StepRequest>| {
+                    handle_request(step, ctx, body)
+                },
+            ),
         )
         .route("/handled_updates", get(list_handled))
 }
 
 pub fn consumer(step: &'static Step, ctx: &Ctx) -> tokio::task::JoinHandle<()> {
-    ctx.consume(step.queue, ctx.db_consumer_options(), move |ctx, incoming| {
-        on_product_updated(step, ctx, incoming)
-    })
+    ctx.consume(
+        step.queue,
+        ctx.db_consumer_options(),
+        move |ctx, incoming| on_product_updated(step, ctx, incoming),
+    )
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
@@ -139,7 +143,11 @@ async fn handle_request(
     })))
 }
 
-async fn on_product_updated(step: &'static Step, ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
+async fn on_product_updated(
+    step: &'static Step,
+    ctx: Ctx,
+    incoming: Incoming,
+) -> anyhow::Result<()> {
     let event: ProductUpdated = incoming.json()?;
     // Skip the delay for a known duplicate; the claim inside `perform` is the real guard.
     if db::was_processed(&ctx.db, step.service, &incoming.event_id).await?

@@ -66,7 +66,11 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
         ctx.consume(PAYMENT_COMPLETED, ctx.consumer_options(), audit_payment),
         ctx.consume(STOCK_RESERVED, ctx.db_consumer_options(), on_stock_reserved),
         ctx.consume(PAYMENT_SERVICE, ctx.consumer_options(), on_checkout_order),
-        ctx.consume(SHOWDOWN_ORDER_CREATED, ctx.consumer_options(), on_showdown_order),
+        ctx.consume(
+            SHOWDOWN_ORDER_CREATED,
+            ctx.consumer_options(),
+            on_showdown_order,
+        ),
     ]
 }
 

@@ -133,13 +133,19 @@ impl ProductPatch {
         }
         let detail: Vec<Value> = problems
             .into_iter()
-            .map(|(field, msg)| json!({ "type": "value_error", "loc": ["body", field], "msg": msg }))
+            .map(
+                |(field, msg)| json!({ "type": "value_error", "loc": ["body", field], "msg": msg }),
+            )
             .collect();
         Err(ApiError::unprocessable(detail))
     }
 }
 
-async fn apply<'e>(db: impl PgExecutor<'e>, id: i64, patch: &ProductPatch) -> sqlx::Result<Product> {
+async fn apply<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    patch: &ProductPatch,
+) -> sqlx::Result<Product> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE products SET name = COALESCE($2, name), stock = COALESCE($3, stock),
              price = COALESCE($4, price), category = COALESCE($5, category), updated_at = now()
@@ -182,9 +188,21 @@ async fn update_sync(
     let product = apply(&ctx.db, id, &patch).await?;
     let peers = &ctx.settings.peers;
     let steps = [
-        ("search reindex", "search", format!("{}/reindex", peers.search_url)),
-        ("cache invalidation", "cache", format!("{}/invalidate_cache", peers.cache_url)),
-        ("analytics update log", "analytics", format!("{}/log_update", peers.analytics_url)),
+        (
+            "search reindex",
+            "search",
+            format!("{}/reindex", peers.search_url),
+        ),
+        (
+            "cache invalidation",
+            "cache",
+            format!("{}/invalidate_cache", peers.cache_url),
+        ),
+        (
+            "analytics update log",
+            "analytics",
+            format!("{}/log_update", peers.analytics_url),
+        ),
     ];
     let mut warnings = Vec::new();
     for (step, service, url) in steps {
@@ -192,9 +210,16 @@ async fn update_sync(
         warnings.extend(http::failure_warning(step, &call));
     }
     if !warnings.is_empty() {
-        tracing::warn!(?warnings, product_id = id, "product updated, fan-out incomplete");
+        tracing::warn!(
+            ?warnings,
+            product_id = id,
+            "product updated, fan-out incomplete"
+        );
     }
-    Ok(Json(updated_body(&product, json!({ "warnings": warnings }))))
+    Ok(Json(updated_body(
+        &product,
+        json!({ "warnings": warnings }),
+    )))
 }
 
 async fn update_async(
@@ -214,7 +239,12 @@ async fn update_async(
         timestamp: product.updated_at,
     };
     ctx.broker
-        .publish(Outgoing::event(PRODUCT_UPDATES, "", event.event_id.clone(), &event))
+        .publish(Outgoing::event(
+            PRODUCT_UPDATES,
+            "",
+            event.event_id.clone(),
+            &event,
+        ))
         .await?;
     tx.commit().await?;
     Ok(Json(updated_body(

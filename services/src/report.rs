@@ -133,7 +133,11 @@ fn parse_request(body: &Bytes) -> Result<ReportRequest, ApiError> {
 
 async fn generate_sync(State(ctx): State<Ctx>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request = parse_request(&body)?;
-    let seed = format!("{}-{}", request.report_type, Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let seed = format!(
+        "{}-{}",
+        request.report_type,
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
     let done = compute_off_runtime(&ctx, seed).await?;
     ctx.completions
         .emit(ScenarioId::S4, steps::JOB_COMPLETED, true);

@@ -79,13 +79,19 @@ async fn sync_update_waits_for_the_three_steps_in_sequence() {
     assert_eq!(reply.body["warnings"], json!([]));
     for (service, step) in STEPS {
         let event = expect_completion(&mut completions, &cid, step, Duration::from_secs(5)).await;
-        assert_eq!((event["service"].as_str(), event["mode"].as_str()), (Some(service), Some("sync")));
+        assert_eq!(
+            (event["service"].as_str(), event["mode"].as_str()),
+            (Some(service), Some("sync"))
+        );
     }
     for step in &steps {
         assert_eq!(handled(step, 1).await, 1);
     }
     let by_sku = product.get("/products/prod001").await;
-    assert_eq!((by_sku.status, by_sku.body["stock"].as_i64()), (200, Some(42)));
+    assert_eq!(
+        (by_sku.status, by_sku.body["stock"].as_i64()),
+        (200, Some(42))
+    );
 }
 
 #[tokio::test]
@@ -95,12 +101,20 @@ async fn sync_update_survives_a_dead_step_and_says_so() {
     let product = start_product(&world, "sync", &steps).await;
     steps.remove(1).kill().await; // cache
 
-    let reply = product.put("/products/2", json!({ "name": "Mouse 2" })).await;
-    assert_eq!(reply.status, 200, "a dead step must not fail the update: {reply:?}");
+    let reply = product
+        .put("/products/2", json!({ "name": "Mouse 2" }))
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "a dead step must not fail the update: {reply:?}"
+    );
     let warnings = reply.body["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{reply:?}");
     assert!(
-        warnings[0].as_str().unwrap().contains("cache invalidation failed"),
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("cache invalidation failed"),
         "{warnings:?}"
     );
     assert_eq!(product.get("/products/2").await.body["name"], "Mouse 2");
@@ -132,11 +146,18 @@ async fn async_update_answers_before_the_steps_and_each_runs_exactly_once() {
         reply.elapsed
     );
     for step in &steps {
-        assert_eq!(handled(step, 3).await, 0, "no step finished yet when the answer came");
+        assert_eq!(
+            handled(step, 3).await,
+            0,
+            "no step finished yet when the answer came"
+        );
     }
     for (service, step) in STEPS {
         let event = expect_completion(&mut completions, &cid, step, Duration::from_secs(10)).await;
-        assert_eq!((event["service"].as_str(), event["mode"].as_str()), (Some(service), Some("async")));
+        assert_eq!(
+            (event["service"].as_str(), event["mode"].as_str()),
+            (Some(service), Some("async"))
+        );
     }
     // Exactly once: give any duplicate delivery time to show up.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -193,7 +214,11 @@ async fn catalogue_reads_creates_and_rejects_bad_input() {
     assert_eq!(names, ["Laptop", "Mouse", "Keyboard", "NoteBook"]);
     let laptop = product.get("/products/1").await;
     assert_eq!(
-        (laptop.body["sku"].as_str(), laptop.body["price"].as_f64(), laptop.body["stock"].as_i64()),
+        (
+            laptop.body["sku"].as_str(),
+            laptop.body["price"].as_f64(),
+            laptop.body["stock"].as_i64()
+        ),
         (Some("prod001"), Some(999.99), Some(50))
     );
 
@@ -213,19 +238,27 @@ async fn catalogue_reads_creates_and_rejects_bad_input() {
 
     product.get("/products/999").await.assert_error(404);
     product.get("/products/nope").await.assert_error(404);
-    product.put("/products/999", json!({ "stock": 1 })).await.assert_error(404);
+    product
+        .put("/products/999", json!({ "stock": 1 }))
+        .await
+        .assert_error(404);
     for bad in [
         json!({ "stock": -1 }),
         json!({ "stock": "many" }),
         json!({ "name": "" }),
         json!({ "colour": "red" }),
     ] {
-        product.put("/products/1", bad.clone()).await.assert_error(422);
+        product
+            .put("/products/1", bad.clone())
+            .await
+            .assert_error(422);
     }
     let untouched: Value = product.get("/products/1").await.body;
     assert_eq!(untouched["stock"], 50, "rejected updates change nothing");
 
-    let reset = product.admin(reqwest::Method::POST, "/admin/reset", None).await;
+    let reset = product
+        .admin(reqwest::Method::POST, "/admin/reset", None)
+        .await;
     assert_eq!(reset.status, 200, "{reset:?}");
     assert_eq!(product.get("/products").await.body["count"], 4);
     product.get("/products/prod005").await.assert_error(404);

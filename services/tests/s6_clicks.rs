@@ -10,7 +10,9 @@ use serde_json::json;
 use support::{Service, World, expect_completion, unique, wait_for};
 
 async fn stored(analytics: &Service) -> i64 {
-    analytics.get("/clicks/count").await.body["count"].as_i64().unwrap()
+    analytics.get("/clicks/count").await.body["count"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -21,13 +23,26 @@ async fn sync_click_is_stored_before_the_answer() {
     let cid = unique("cid");
 
     let reply = analytics
-        .post_with_id("/track_click", json!({ "user_id": 7, "page": "/home" }), &cid)
+        .post_with_id(
+            "/track_click",
+            json!({ "user_id": 7, "page": "/home" }),
+            &cid,
+        )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["status"], "tracked");
-    assert!(reply.body["session_id"].is_string(), "a session is filled in, as peer 002");
+    assert!(
+        reply.body["session_id"].is_string(),
+        "a session is filled in, as peer 002"
+    );
     assert_eq!(stored(&analytics).await, 1);
-    expect_completion(&mut completions, &cid, "click_stored", Duration::from_secs(5)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "click_stored",
+        Duration::from_secs(5),
+    )
+    .await;
 
     for bad in [
         json!({ "user_id": 7 }),
@@ -36,7 +51,11 @@ async fn sync_click_is_stored_before_the_answer() {
     ] {
         analytics.post("/track_click", bad).await.assert_error(422);
     }
-    assert_eq!(stored(&analytics).await, 1, "rejected clicks are not stored");
+    assert_eq!(
+        stored(&analytics).await,
+        1,
+        "rejected clicks are not stored"
+    );
 }
 
 #[tokio::test]
@@ -47,14 +66,27 @@ async fn async_click_is_confirmed_then_stored_once() {
     let cid = unique("cid");
 
     let reply = analytics
-        .post_with_id("/track_click", json!({ "user_id": 1, "page": "/a", "session_id": "s-1" }), &cid)
+        .post_with_id(
+            "/track_click",
+            json!({ "user_id": 1, "page": "/a", "session_id": "s-1" }),
+            &cid,
+        )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(
-        (reply.body["status"].as_str(), reply.body["event_published"].as_bool()),
+        (
+            reply.body["status"].as_str(),
+            reply.body["event_published"].as_bool()
+        ),
         (Some("tracked"), Some(true))
     );
-    expect_completion(&mut completions, &cid, "click_stored", Duration::from_secs(5)).await;
+    expect_completion(
+        &mut completions,
+        &cid,
+        "click_stored",
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(stored(&analytics).await, 1);
 
     // A redelivered event (same message id) is not stored twice.
@@ -63,11 +95,17 @@ async fn async_click_is_confirmed_then_stored_once() {
         "timestamp": "2026-01-01T00:00:00Z",
     });
     let body = serde_json::to_vec(&event).unwrap();
-    world.publish_raw("click_tracked_queue", &body, Some("click-dup")).await;
-    world.publish_raw("click_tracked_queue", &body, Some("click-dup")).await;
-    wait_for("the duplicate stored once", Duration::from_secs(5), || async {
-        (stored(&analytics).await == 2).then_some(())
-    })
+    world
+        .publish_raw("click_tracked_queue", &body, Some("click-dup"))
+        .await;
+    world
+        .publish_raw("click_tracked_queue", &body, Some("click-dup"))
+        .await;
+    wait_for(
+        "the duplicate stored once",
+        Duration::from_secs(5),
+        || async { (stored(&analytics).await == 2).then_some(()) },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stored(&analytics).await, 2);
@@ -112,10 +150,13 @@ async fn every_accepted_click_is_stored_across_a_consumer_crash() {
             (stored(&first).await >= 100).then_some(())
         })
         .await;
-        let killed = std::process::Command::new("kill").args(["-9", &pid]).status();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
         assert!(killed.unwrap().success());
     };
-    let ((accepted_before, _, unknown_before), ()) = tokio::join!(fire(&first, 600, "before"), crash);
+    let ((accepted_before, _, unknown_before), ()) =
+        tokio::join!(fire(&first, 600, "before"), crash);
     assert!(accepted_before >= 100, "{accepted_before}");
 
     let second = world.service("analytics", "async").start().await;
@@ -124,10 +165,15 @@ async fn every_accepted_click_is_stored_across_a_consumer_crash() {
     let accepted = accepted_before + accepted_after;
     let unknown = unknown_before + unknown_after;
 
-    let total = wait_for("every accepted click stored", Duration::from_secs(30), || async {
-        let n = stored(&second).await;
-        (n >= accepted && world.queue_depth("click_tracked_queue").await == Some(0)).then_some(n)
-    })
+    let total = wait_for(
+        "every accepted click stored",
+        Duration::from_secs(30),
+        || async {
+            let n = stored(&second).await;
+            (n >= accepted && world.queue_depth("click_tracked_queue").await == Some(0))
+                .then_some(n)
+        },
+    )
     .await;
     // A request cut by the crash may or may not have been confirmed: those are "unknown".
     assert!(
