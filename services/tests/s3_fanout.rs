@@ -125,10 +125,12 @@ async fn sync_update_survives_a_dead_step_and_says_so() {
 #[tokio::test]
 async fn async_update_answers_before_the_steps_and_each_runs_exactly_once() {
     let world = World::new("s3-async").await;
-    let steps = start_steps(&world, "async", 800).await;
+    let steps = start_steps(&world, "async", 5000).await;
     let product = start_product(&world, "async", &steps).await;
     let mut completions = world.completions().await;
     let cid = unique("cid");
+    // Warm the pool first: on a loaded CI host the first query alone took seconds.
+    assert_eq!(product.get("/products/3").await.status, 200);
 
     let reply = product
         .send(
@@ -141,8 +143,8 @@ async fn async_update_answers_before_the_steps_and_each_runs_exactly_once() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["event_published"], true);
     assert!(
-        reply.elapsed < Duration::from_millis(800),
-        "async must answer before any 800 ms step finishes; took {:?}",
+        reply.elapsed < Duration::from_millis(5000),
+        "async must answer before any 5 s step finishes; took {:?}",
         reply.elapsed
     );
     for step in &steps {
@@ -153,7 +155,7 @@ async fn async_update_answers_before_the_steps_and_each_runs_exactly_once() {
         );
     }
     for (service, step) in STEPS {
-        let event = expect_completion(&mut completions, &cid, step, Duration::from_secs(10)).await;
+        let event = expect_completion(&mut completions, &cid, step, Duration::from_secs(30)).await;
         assert_eq!(
             (event["service"].as_str(), event["mode"].as_str()),
             (Some(service), Some("async"))
