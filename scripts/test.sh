@@ -28,6 +28,6 @@ eval "$(bash scripts/test-infra.sh env)"
 status=0
 # Each test starts several service processes; on 2 cores more than 3 at once starves them.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-3}
-cargo test --workspace --locked "$@" || status=$?
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 echo "[test] cargo test exited with status $status" >&2
 exit "$status"
