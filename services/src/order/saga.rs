@@ -314,6 +314,23 @@ async fn apply(
     Ok(changed)
 }
 
+/// [`apply`] for an event that ends the saga: its first effective application is the
+/// completion event (CONTRACT §8).
+async fn finish(
+    ctx: &Ctx,
+    incoming: &Incoming,
+    consumer: &str,
+    sql: &'static str,
+    order_id: i64,
+    text: Option<&str>,
+) -> anyhow::Result<()> {
+    if apply(ctx, incoming, consumer, sql, order_id, text).await? {
+        ctx.completions
+            .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
+    }
+    Ok(())
+}
+
 pub(super) async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: PaymentFailed = incoming.json()?;
     apply(
@@ -332,7 +349,7 @@ pub(super) async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::R
 /// The saga is over when inventory says the stock is back (CONTRACT §8).
 pub(super) async fn on_stock_released(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: StockReleased = incoming.json()?;
-    let changed = apply(
+    finish(
         &ctx,
         &incoming,
         ON_STOCK_RELEASED,
@@ -342,17 +359,12 @@ pub(super) async fn on_stock_released(ctx: Ctx, incoming: Incoming) -> anyhow::R
         event.order_id,
         Some("Payment processing failed"),
     )
-    .await?;
-    if changed {
-        ctx.completions
-            .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
-    }
-    Ok(())
+    .await
 }
 
 pub(super) async fn on_stock_rejected(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: StockRejected = incoming.json()?;
-    let changed = apply(
+    finish(
         &ctx,
         &incoming,
         ON_STOCK_REJECTED,
@@ -361,17 +373,12 @@ pub(super) async fn on_stock_rejected(ctx: Ctx, incoming: Incoming) -> anyhow::R
         event.order_id,
         Some(event.reason.as_str()),
     )
-    .await?;
-    if changed {
-        ctx.completions
-            .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
-    }
-    Ok(())
+    .await
 }
 
 pub(super) async fn on_payment_succeeded(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: PaymentSucceeded = incoming.json()?;
-    let changed = apply(
+    finish(
         &ctx,
         &incoming,
         ON_PAYMENT_SUCCEEDED,
@@ -380,10 +387,5 @@ pub(super) async fn on_payment_succeeded(ctx: Ctx, incoming: Incoming) -> anyhow
         event.order_id,
         Some(event.transaction_id.as_str()),
     )
-    .await?;
-    if changed {
-        ctx.completions
-            .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
-    }
-    Ok(())
+    .await
 }
