@@ -9,7 +9,8 @@
 #   BENCH_OUT=/tmp/ms-bench       oha JSON reports and service logs
 #   BENCH_NO_BUILD=1              use target/release/ms-service as it is
 #
-# Needs: `cargo install oha`, the test infrastructure (`bash scripts/test-infra.sh up`), and a
+# Needs: `cargo install oha`, the test infrastructure with PostgreSQL's durable defaults
+# (`MS_TEST_PG_DURABLE=1 bash scripts/test-infra.sh up`; the tests turn fsync off), and a
 # release build (built here). Services run in both modes on ports 18xxx against fresh
 # databases. Async lines are the acknowledgement latency; sync S1/S2 lines include the
 # configured delay (EMAIL_DELAY_MS 500, PAYMENT_DELAY_MS 2000): subtract it for our overhead.
@@ -29,6 +30,9 @@ mkdir -p "$OUT"
 [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked -p services
 BIN=target/release/ms-service
 DB_BASE=${MS_TEST_DATABASE_URL%/*}
+PG_FSYNC=$(psql -tA "$MS_TEST_DATABASE_URL" -c 'SHOW fsync' 2>/dev/null || echo unknown)
+echo "PostgreSQL fsync: $PG_FSYNC (on = durable commits, as in the compose stack)"
+
 TAG=$(date +%s)
 PIDS=()
 NAMES=()

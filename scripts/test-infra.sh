@@ -208,6 +208,13 @@ unix_socket_directories = '$PG_SOCK'
 max_connections = 300
 password_encryption = 'scram-sha-256'
 EOF
+    if [ "${MS_TEST_PG_DURABLE:-0}" != 1 ]; then
+        # Throw-away data: durability is not under test, and on slow CI disks every commit's
+        # fsync made the concurrent-saga tests several times slower. Benchmarks want the real
+        # thing: MS_TEST_PG_DURABLE=1 keeps PostgreSQL's defaults.
+        printf '%s\n' 'fsync = off' 'synchronous_commit = off' 'full_page_writes = off' \
+            >>"$PG_DATA/ms-test.conf"
+    fi
     chown postgres:postgres "$PG_DATA/ms-test.conf"
 
     if pg_running; then

@@ -361,6 +361,16 @@ pub struct Service {
     http: reqwest::Client,
 }
 
+/// A failing test shows what each of its services logged: the logs live in temporary files
+/// that are gone by the time a CI report is read.
+impl Drop for Service {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- log tail of {} ({}) ----\n{}", self.base, self.log.display(), self.log_tail());
+        }
+    }
+}
+
 impl Service {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
