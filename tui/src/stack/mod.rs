@@ -1,0 +1,1 @@
+//! The Docker stack of `compose/`: up, down, status.
