@@ -1,1 +1,393 @@
-//! The Docker stack of `compose/`: up, down, status.
+//! The Docker stack of `compose/`: bring it up from nothing, take it down, say how it is.
+//!
+//! `ms-tui up|down|status` call [`up`], [`down`] and [`status`]; the control room and the
+//! end-to-end tests use the same functions (and [`containers`] to act on one container).
+//!
+//! # Layout
+//! - `mod.rs` (this file): the options, the progress reports and the three operations.
+//! - [`env`]: `compose/.env` — created from `compose/.env.example` with random secrets,
+//!   parsed for the admin token and the broker / database credentials.
+//! - [`images`]: which images exist; builds the missing ones with `compose/images/build.sh`.
+//! - [`compose`]: runs `docker compose` (v2) or `docker-compose` (v1) as project `ms-tui`.
+//! - [`containers`]: the project's containers through the Docker API (bollard): state,
+//!   health, restart count, stop / start / kill, log tails. Acts on nothing outside the
+//!   project.
+//! - `process`: child processes whose output lines become progress.
+
+pub mod compose;
+pub mod containers;
+pub mod env;
+pub mod images;
+mod process;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::sync::mpsc;
+
+use self::compose::{Compose, PLACEHOLDER_ENV};
+use self::containers::ContainerStatus;
+use self::env::{EnvAction, OFFICIAL_IMAGES, OFFLINE_IMAGES, StackEnv};
+
+/// The compose project name: every container, network and volume of the stack belongs to it.
+pub const PROJECT: &str = "ms-tui";
+
+/// How often `up` looks at the containers' health while waiting.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Where the stack's files are.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// `explicit` when given; else the nearest directory, from the working directory up,
+    /// that holds `compose/docker-compose.yml`.
+    pub fn discover(explicit: Option<&Path>) -> anyhow::Result<Layout> {
+        if let Some(root) = explicit {
+            if !compose::is_root(root) {
+                bail!("{} holds no compose/docker-compose.yml", root.display());
+            }
+            return Ok(Layout {
+                root: root.to_owned(),
+            });
+        }
+        let cwd = std::env::current_dir().context("reading the working directory")?;
+        cwd.ancestors()
+            .find(|dir| compose::is_root(dir))
+            .map(|root| Layout {
+                root: root.to_owned(),
+            })
+            .with_context(|| {
+                format!(
+                    "no compose/docker-compose.yml in {} or above: run from the ms-tui \
+                     repository or pass --root",
+                    cwd.display()
+                )
+            })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn compose_file(&self) -> PathBuf {
+        self.root.join("compose/docker-compose.yml")
+    }
+
+    pub fn env_file(&self) -> PathBuf {
+        self.root.join("compose/.env")
+    }
+
+    pub fn env_example(&self) -> PathBuf {
+        self.root.join("compose/.env.example")
+    }
+
+    pub fn build_script(&self) -> PathBuf {
+        self.root.join("compose/images/build.sh")
+    }
+
+    /// The stack's `.env`, parsed (it exists once `up` ran).
+    pub fn env(&self) -> anyhow::Result<StackEnv> {
+        StackEnv::load(&self.env_file())
+    }
+}
+
+/// Options every stack command takes.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StackOptions {
+    /// Repository root (the directory holding compose/); default: the nearest one from the
+    /// working directory up.
+    #[arg(long, env = "MS_TUI_ROOT")]
+    pub root: Option<PathBuf>,
+}
+
+/// `ms-tui up`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct UpOptions {
+    #[command(flatten)]
+    pub stack: StackOptions,
+    /// Run RabbitMQ and PostgreSQL from images built here from Debian's packages (no
+    /// registry needed). Remembered in compose/.env (MS_INFRA_IMAGES).
+    #[arg(long, conflicts_with = "official")]
+    pub offline: bool,
+    /// Run the official RabbitMQ and PostgreSQL images (the default; needs a registry).
+    /// Remembered in compose/.env.
+    #[arg(long)]
+    pub official: bool,
+    /// Rebuild the service image even when it exists (after changing the services' code).
+    #[arg(long)]
+    pub build: bool,
+    /// The ms-service binary to package, static or dynamic (its libraries are copied along).
+    /// Default: a static release build (compose/images/build.sh).
+    #[arg(long, env = "MS_SERVICE_BINARY")]
+    pub service_binary: Option<PathBuf>,
+    /// Seconds to wait for every container to be healthy.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            stack: StackOptions::default(),
+            offline: false,
+            official: false,
+            build: false,
+            service_binary: None,
+            timeout: 300,
+        }
+    }
+}
+
+/// `ms-tui down`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DownOptions {
+    #[command(flatten)]
+    pub stack: StackOptions,
+    /// Also delete the volumes: the broker's queues and the databases start empty next time.
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+/// What `up` and `down` report while they work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A step begins or a decision was taken.
+    Step(String),
+    /// A line of output of a tool a step runs (compose, the image build).
+    Output(String),
+    /// The containers' health changed while waiting: `ready` of `total` are running and
+    /// healthy; `waiting` names the others with their state.
+    Health {
+        ready: usize,
+        total: usize,
+        waiting: Vec<String>,
+    },
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Step(step) => write!(f, "==> {step}"),
+            Progress::Output(line) => write!(f, "    {line}"),
+            Progress::Health {
+                ready,
+                total,
+                waiting,
+            } => {
+                write!(f, "==> {ready}/{total} healthy")?;
+                if !waiting.is_empty() {
+                    // The full list is long at first; the first few say enough.
+                    let shown: Vec<&str> = waiting.iter().take(6).map(String::as_str).collect();
+                    let more = waiting.len().saturating_sub(shown.len());
+                    write!(f, "; waiting for {}", shown.join(", "))?;
+                    if more > 0 {
+                        write!(f, " and {more} more")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What `up` achieved.
+#[derive(Clone, Debug)]
+pub struct UpReport {
+    /// From the start of `compose up` to every container healthy: the cold-start time once
+    /// the images exist.
+    pub start_to_healthy: Duration,
+    /// The whole command, image builds included.
+    pub total: Duration,
+    /// The containers, all ready.
+    pub containers: Vec<ContainerStatus>,
+}
+
+/// Brings the stack up from nothing: writes `compose/.env` if missing, builds the missing
+/// images, runs `compose up -d`, and waits until every container is running and healthy.
+pub async fn up(options: &UpOptions, mut progress: impl FnMut(Progress)) -> anyhow::Result<UpReport> {
+    let progress: &mut dyn FnMut(Progress) = &mut progress;
+    let began = Instant::now();
+    let layout = Layout::discover(options.stack.root.as_deref())?;
+    let infra = match (options.offline, options.official) {
+        (true, _) => Some(OFFLINE_IMAGES),
+        (false, true) => Some(OFFICIAL_IMAGES),
+        (false, false) => None,
+    };
+    match env::ensure(&layout.env_file(), &layout.env_example(), infra)? {
+        EnvAction::Created => progress(Progress::Step(format!(
+            "wrote {} with fresh secrets",
+            layout.env_file().display()
+        ))),
+        EnvAction::Updated => progress(Progress::Step(format!(
+            "{}: MS_INFRA_IMAGES={}",
+            layout.env_file().display(),
+            infra.unwrap_or_default()
+        ))),
+        EnvAction::Kept => {}
+    }
+    let stack_env = layout.env()?;
+    let docker = containers::connect().await?;
+    let compose = Compose::detect().await?;
+    progress(Progress::Step(format!("compose: {}", compose.describe())));
+
+    let plan = images::ImagePlan {
+        rebuild_service: options.build,
+        service_binary: options.service_binary.as_deref(),
+    };
+    images::ensure(&docker, &layout, &stack_env, &plan, progress).await?;
+
+    let services = compose
+        .output(&layout, &["config", "--services"], &[])
+        .await?;
+    let total = services.lines().filter(|l| !l.trim().is_empty()).count();
+    progress(Progress::Step(format!(
+        "starting {total} containers (project {PROJECT})"
+    )));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.timeout);
+
+    // compose runs while the health is watched: v1 and v2 both block until the dependencies
+    // of each service are healthy, so the n/total count is the only sign of life meanwhile.
+    let (lines_tx, mut lines) = mpsc::unbounded_channel();
+    let compose_up = compose.run(&layout, &["up", "-d", "--remove-orphans"], &[], &lines_tx);
+    tokio::pin!(compose_up);
+    let mut compose_done = false;
+    let mut last_health = None;
+    let mut poll = tokio::time::interval(POLL);
+    loop {
+        tokio::select! {
+            result = &mut compose_up, if !compose_done => {
+                while let Ok(line) = lines.try_recv() {
+                    progress(Progress::Output(line));
+                }
+                result?;
+                compose_done = true;
+            }
+            Some(line) = lines.recv() => progress(Progress::Output(line)),
+            _ = poll.tick() => {
+                let list = containers::list(&docker).await?;
+                let health = health_report(&list, total);
+                if last_health.as_ref() != Some(&health) {
+                    progress(health.clone());
+                    last_health = Some(health);
+                }
+                if compose_done {
+                    if let Some(failed) = list.iter().find(|c| c.state == "exited" || c.state == "dead") {
+                        let tail = containers::log_tail(&docker, failed, 20).await.unwrap_or_default();
+                        bail!(
+                            "{} stopped (exit code {}) while the stack came up; its last lines:\n{}",
+                            failed.compose_service,
+                            failed.exit_code.unwrap_or_default(),
+                            tail.join("\n")
+                        );
+                    }
+                    if list.len() >= total && list.iter().all(ContainerStatus::is_ready) {
+                        let start_to_healthy = started.elapsed();
+                        progress(Progress::Step(format!(
+                            "all {} containers healthy {:.1} s after compose up ({:.1} s in all)",
+                            list.len(),
+                            start_to_healthy.as_secs_f64(),
+                            began.elapsed().as_secs_f64()
+                        )));
+                        return Ok(UpReport { start_to_healthy, total: began.elapsed(), containers: list });
+                    }
+                }
+                if Instant::now() > deadline {
+                    bail!("{}", not_healthy_message(&list, options.timeout));
+                }
+            }
+        }
+    }
+}
+
+fn health_report(list: &[ContainerStatus], total: usize) -> Progress {
+    let waiting = list
+        .iter()
+        .filter(|c| !c.is_ready())
+        .map(|c| {
+            let state = if c.state == "running" {
+                c.health.to_string()
+            } else {
+                c.state.clone()
+            };
+            format!("{} ({state})", c.compose_service)
+        })
+        .collect();
+    Progress::Health {
+        ready: list.iter().filter(|c| c.is_ready()).count(),
+        total: total.max(list.len()),
+        waiting,
+    }
+}
+
+fn not_healthy_message(list: &[ContainerStatus], timeout: u64) -> String {
+    let mut message = format!("the stack was not healthy after {timeout} s:");
+    for c in list.iter().filter(|c| !c.is_ready()) {
+        message.push_str(&format!(
+            "\n  {} {} {}: {}",
+            c.compose_service,
+            c.state,
+            c.health,
+            c.last_probe.as_deref().unwrap_or("no probe output")
+        ));
+    }
+    message
+}
+
+/// Stops and removes the project's containers and network; the volumes only when asked.
+pub async fn down(options: &DownOptions, mut progress: impl FnMut(Progress)) -> anyhow::Result<Duration> {
+    let began = Instant::now();
+    let layout = Layout::discover(options.stack.root.as_deref())?;
+    let compose = Compose::detect().await?;
+    let mut args = vec!["down", "--remove-orphans"];
+    if options.volumes {
+        args.push("--volumes");
+    }
+    // Without a .env compose still insists on the required variables; `down` uses none.
+    let env: &[(&str, &str)] = if layout.env_file().exists() {
+        &[]
+    } else {
+        &PLACEHOLDER_ENV
+    };
+    progress(Progress::Step(format!(
+        "{} -p {PROJECT} {}",
+        compose.describe(),
+        args.join(" ")
+    )));
+    let (tx, mut lines) = mpsc::unbounded_channel();
+    let run = compose.run(&layout, &args, env, &tx);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            result = &mut run => {
+                while let Ok(line) = lines.try_recv() {
+                    progress(Progress::Output(line));
+                }
+                result?;
+                break;
+            }
+            Some(line) = lines.recv() => progress(Progress::Output(line)),
+        }
+    }
+    progress(Progress::Step(format!(
+        "stack down in {:.1} s{}",
+        began.elapsed().as_secs_f64(),
+        if options.volumes {
+            " (volumes deleted)"
+        } else {
+            " (volumes kept)"
+        }
+    )));
+    Ok(began.elapsed())
+}
+
+/// The project's containers, one [`ContainerStatus`] each (its `Display` is the status line).
+pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
+    let docker = containers::connect().await?;
+    containers::list(&docker).await
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Entry point of the offline RabbitMQ image: the official image's contract, small.
+#  - writes /etc/rabbitmq/rabbitmq.conf from the environment: the default user (created on
+#    the first boot of an empty node), logins from other containers (not loopback only),
+#    AMQP on 5672 and management on 15672;
+#  - owns /var/lib/rabbitmq (the node's data and its Erlang cookie), then execs the server as
+#    `rabbitmq` (PID 1, so `docker stop` reaches it).
+set -eu
+
+if [ "${1:-}" != rabbitmq-server ]; then
+    exec "$@"
+fi
+
+conf=/etc/rabbitmq/rabbitmq.conf
+{
+    echo "loopback_users = none"
+    echo "listeners.tcp.default = 5672"
+    echo "management.tcp.port = 15672"
+    echo "log.console = true"
+    echo "log.file = false"
+    if [ -n "${RABBITMQ_DEFAULT_USER:-}" ]; then echo "default_user = $RABBITMQ_DEFAULT_USER"; fi
+    if [ -n "${RABBITMQ_DEFAULT_PASS:-}" ]; then echo "default_pass = $RABBITMQ_DEFAULT_PASS"; fi
+    if [ -n "${RABBITMQ_DEFAULT_VHOST:-}" ]; then echo "default_vhost = $RABBITMQ_DEFAULT_VHOST"; fi
+} >"$conf"
+# The server reads these variables too; the file above is the single source.
+unset RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS RABBITMQ_DEFAULT_VHOST
+
+mkdir -p /var/lib/rabbitmq /var/log/rabbitmq
+chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
+chown rabbitmq:rabbitmq "$conf"
+chmod 600 "$conf"
+exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups /usr/lib/rabbitmq/bin/rabbitmq-server

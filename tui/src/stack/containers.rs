@@ -1,0 +1,361 @@
+//! The project's containers through the Docker API (bollard): list them with their state and
+//! health, stop / start / kill one, read its last log lines.
+//!
+//! Only containers carrying BOTH `com.docker.compose.project=ms-tui` (compose's own label)
+//! and `ms-tui.project=ms-tui` (ours) are ever listed, and the actions take a
+//! [`ContainerStatus`] that came from that list: nothing else on the host can be touched.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use anyhow::Context;
+use bollard::Docker;
+use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::query_parameters::{
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::PROJECT;
+
+/// Labels every container of the stack carries (compose/docker-compose.yml).
+pub const LABEL_PROJECT: &str = "ms-tui.project";
+pub const LABEL_SERVICE: &str = "ms-tui.service";
+pub const LABEL_MODE: &str = "ms-tui.mode";
+const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+
+/// Connects to the local Docker engine (DOCKER_HOST or the unix socket) and agrees on an
+/// API version: bollard speaks 1.53, Debian 12's engine 1.41.
+pub async fn connect() -> anyhow::Result<Docker> {
+    let docker = Docker::connect_with_local_defaults()
+        .context("connecting to Docker (is dockerd running?)")?;
+    docker
+        .negotiate_version()
+        .await
+        .context("talking to Docker (is dockerd running, and may this user use its socket?)")
+}
+
+/// A container's health as its healthcheck reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// No healthcheck configured.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Health::None => "-",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+/// One container of the project, as inspected just now.
+#[derive(Clone, Debug)]
+pub struct ContainerStatus {
+    pub id: String,
+    /// Docker's name, e.g. `ms-tui_payment-sync_1` (v1) or `ms-tui-payment-sync-1` (v2).
+    pub name: String,
+    /// The compose service, e.g. `payment-sync`.
+    pub compose_service: String,
+    /// `ms-tui.service`: `payment`, `rabbitmq`, `gateway`, ...
+    pub service: String,
+    /// `ms-tui.mode`: `sync`, `async`, `infra` or `gateway`.
+    pub mode: String,
+    /// Docker's state: `running`, `exited`, `restarting`, `paused`, `created`, ...
+    pub state: String,
+    pub health: Health,
+    /// Times Docker restarted it by its restart policy (a deliberate start does not count).
+    pub restart_count: i64,
+    /// When the current (or last) run began, RFC 3339.
+    pub started_at: String,
+    /// Exit code of the last run, when it is not running.
+    pub exit_code: Option<i64>,
+    /// Output of the last healthcheck probe (why it is unhealthy).
+    pub last_probe: Option<String>,
+    /// Published ports, `127.0.0.1:8002->8000`.
+    pub ports: Vec<String>,
+}
+
+impl ContainerStatus {
+    /// Running, and healthy if it has a healthcheck.
+    pub fn is_ready(&self) -> bool {
+        self.state == "running" && matches!(self.health, Health::Healthy | Health::None)
+    }
+
+    /// Sort key: infrastructure, the sync stack, the async stack, the gateway; within a
+    /// stack in port order.
+    fn order(&self) -> (u8, u16, String) {
+        let mode = match self.mode.as_str() {
+            "infra" => 0,
+            "sync" => 1,
+            "async" => 2,
+            _ => 3,
+        };
+        let port = self
+            .ports
+            .first()
+            .and_then(|p| p.split("->").next()?.rsplit(':').next()?.parse().ok())
+            .unwrap_or(u16::MAX);
+        (mode, port, self.name.clone())
+    }
+}
+
+/// One line per container, for `ms-tui status`.
+impl fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match (self.state.as_str(), self.exit_code) {
+            ("exited", Some(code)) => format!("exited({code})"),
+            (state, _) => state.to_owned(),
+        };
+        write!(
+            f,
+            "{:<18} {:<7} {:<12} {:<10} restarts={:<2} {}",
+            self.compose_service,
+            self.mode,
+            state,
+            self.health,
+            self.restart_count,
+            self.ports.join(" ")
+        )
+    }
+}
+
+/// Every container of the project (running or not), inspected, in display order.
+pub async fn list(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![
+            format!("{COMPOSE_PROJECT}={PROJECT}"),
+            format!("{LABEL_PROJECT}={PROJECT}"),
+        ],
+    )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let summaries = docker
+        .list_containers(Some(options))
+        .await
+        .context("listing the project's containers")?;
+    let inspections = futures_util::future::join_all(
+        summaries
+            .iter()
+            .filter_map(|s| s.id.as_deref())
+            .map(|id| inspect(docker, id)),
+    )
+    .await;
+    let mut containers = Vec::with_capacity(inspections.len());
+    for result in inspections {
+        match result {
+            Ok(status) => containers.push(status),
+            // Removed between the list and the inspect (a `down` in progress): not there.
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    containers.sort_by_key(ContainerStatus::order);
+    Ok(containers)
+}
+
+/// The project's container of `service` (`payment`, `rabbitmq`, ...) in `mode`
+/// (`sync`, `async`, `infra`, `gateway`).
+pub async fn find(docker: &Docker, service: &str, mode: &str) -> anyhow::Result<ContainerStatus> {
+    list(docker)
+        .await?
+        .into_iter()
+        .find(|c| c.service == service && c.mode == mode)
+        .with_context(|| format!("no container for {service} ({mode}) in project {PROJECT}"))
+}
+
+/// The container as it is now (for a container found through [`list`] or [`find`]).
+pub async fn refresh(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<ContainerStatus> {
+    inspect(docker, &container.id).await
+}
+
+async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .with_context(|| format!("inspecting container {id}"))?;
+    let labels = info
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default();
+    let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
+    let state = info.state.unwrap_or_default();
+    let health_info = state.health.unwrap_or_default();
+    let health = match health_info.status {
+        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+        Some(HealthStatusEnum::STARTING) => Health::Starting,
+        _ => Health::None,
+    };
+    let last_probe = health_info
+        .log
+        .and_then(|log| log.last().and_then(|probe| probe.output.clone()))
+        .map(|output| output.trim().to_owned())
+        .filter(|output| !output.is_empty());
+    let status = state.status.unwrap_or(ContainerStateStatusEnum::EMPTY);
+    let running = status == ContainerStateStatusEnum::RUNNING;
+    let mut ports: Vec<String> = info
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(inner, bindings)| {
+            let inner = inner.trim_end_matches("/tcp").to_owned();
+            bindings
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |b| {
+                    format!(
+                        "{}:{}->{inner}",
+                        b.host_ip.unwrap_or_default(),
+                        b.host_port.unwrap_or_default()
+                    )
+                })
+        })
+        .collect();
+    ports.sort();
+    Ok(ContainerStatus {
+        id: info.id.unwrap_or_else(|| id.to_owned()),
+        name: info
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
+        compose_service: label(COMPOSE_SERVICE),
+        service: label(LABEL_SERVICE),
+        mode: label(LABEL_MODE),
+        state: status.to_string(),
+        health,
+        restart_count: info.restart_count.unwrap_or_default(),
+        started_at: state.started_at.unwrap_or_default(),
+        exit_code: if running { None } else { state.exit_code },
+        last_probe,
+        ports,
+    })
+}
+
+fn is_not_found(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<bollard::errors::Error>(),
+            Some(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })
+        )
+    })
+}
+
+/// `docker stop`: SIGTERM, then SIGKILL after `grace_secs`. Docker will not restart it.
+pub async fn stop(docker: &Docker, container: &ContainerStatus, grace_secs: i32) -> anyhow::Result<()> {
+    let options = StopContainerOptionsBuilder::default().t(grace_secs).build();
+    docker
+        .stop_container(&container.id, Some(options))
+        .await
+        .with_context(|| format!("stopping {}", container.name))
+}
+
+/// `docker kill`: SIGKILL at once. Docker will not restart it either.
+pub async fn kill(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<()> {
+    let options = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
+    docker
+        .kill_container(&container.id, Some(options))
+        .await
+        .with_context(|| format!("killing {}", container.name))
+}
+
+/// `docker start`; starting a running container is not an error.
+pub async fn start(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<()> {
+    match docker.start_container(&container.id, None).await {
+        Ok(()) => Ok(()),
+        // 304: already started.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("starting {}", container.name)),
+    }
+}
+
+/// The last `lines` lines of its output (stdout and stderr).
+pub async fn log_tail(
+    docker: &Docker,
+    container: &ContainerStatus,
+    lines: usize,
+) -> anyhow::Result<Vec<String>> {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let mut stream = docker.logs(&container.id, Some(options));
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading the log of {}", container.name))?;
+        out.extend(
+            String::from_utf8_lossy(&chunk.into_bytes())
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(mode: &str, port: &str, state: &str, health: Health) -> ContainerStatus {
+        ContainerStatus {
+            id: "id".into(),
+            name: format!("n-{mode}-{port}"),
+            compose_service: "x".into(),
+            service: "x".into(),
+            mode: mode.into(),
+            state: state.into(),
+            health,
+            restart_count: 0,
+            started_at: String::new(),
+            exit_code: None,
+            last_probe: None,
+            ports: vec![format!("127.0.0.1:{port}->8000")],
+        }
+    }
+
+    #[test]
+    fn ready_means_running_and_healthy_when_checked() {
+        assert!(container("sync", "8001", "running", Health::Healthy).is_ready());
+        assert!(container("sync", "8001", "running", Health::None).is_ready());
+        assert!(!container("sync", "8001", "running", Health::Starting).is_ready());
+        assert!(!container("sync", "8001", "exited", Health::Healthy).is_ready());
+    }
+
+    #[test]
+    fn sorts_infra_sync_async_gateway_then_port() {
+        let mut list = vec![
+            container("gateway", "9000", "running", Health::Healthy),
+            container("async", "8101", "running", Health::Healthy),
+            container("sync", "8002", "running", Health::Healthy),
+            container("sync", "8001", "running", Health::Healthy),
+            container("infra", "5672", "running", Health::Healthy),
+        ];
+        list.sort_by_key(ContainerStatus::order);
+        let order: Vec<_> = list.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            order,
+            ["n-infra-5672", "n-sync-8001", "n-sync-8002", "n-async-8101", "n-gateway-9000"]
+        );
+    }
+}

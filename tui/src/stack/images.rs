@@ -1,0 +1,116 @@
+//! The images the stack runs: present, or built by `compose/images/build.sh` (the recipe,
+//! kept as a script so it also runs by hand). Official infrastructure images are left to
+//! compose, which pulls them.
+
+use std::path::Path;
+
+use anyhow::Context;
+use bollard::Docker;
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use super::env::StackEnv;
+use super::process::run_streaming;
+use super::{Layout, Progress};
+
+/// Is `reference` in the local image store?
+pub async fn exists(docker: &Docker, reference: &str) -> anyhow::Result<bool> {
+    match docker.inspect_image(reference).await {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(err) => Err(err).with_context(|| format!("looking up image {reference}")),
+    }
+}
+
+/// What [`ensure`] should do beyond building what is missing.
+pub struct ImagePlan<'a> {
+    /// Rebuild the service image even when it exists (the code changed).
+    pub rebuild_service: bool,
+    /// The binary to package (`MS_SERVICE_BINARY`); none: the script's static release build.
+    pub service_binary: Option<&'a Path>,
+}
+
+/// Builds the service image and, on the offline path, the RabbitMQ and PostgreSQL images,
+/// when they are missing; reports each decision and the build output as progress.
+pub async fn ensure(
+    docker: &Docker,
+    layout: &Layout,
+    env: &StackEnv,
+    plan: &ImagePlan<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<()> {
+    let service_image = env.service_image();
+    if plan.rebuild_service || !exists(docker, service_image).await? {
+        let from = plan.service_binary.map_or_else(
+            || "a static release build".to_owned(),
+            |p| p.display().to_string(),
+        );
+        progress(Progress::Step(format!(
+            "building the service image {service_image} from {from}"
+        )));
+        build(layout, env, "service", plan.service_binary, progress).await?;
+    } else {
+        progress(Progress::Step(format!(
+            "service image {service_image} present (--build rebuilds it)"
+        )));
+    }
+
+    let mut missing = Vec::new();
+    for reference in env.infra_image_refs() {
+        if !exists(docker, &reference).await? {
+            missing.push(reference);
+        }
+    }
+    if missing.is_empty() {
+        progress(Progress::Step(format!(
+            "infrastructure images from {} present",
+            env.infra_images()
+        )));
+    } else if env.offline() {
+        progress(Progress::Step(format!(
+            "building the offline images {} from Debian packages",
+            missing.join(", ")
+        )));
+        build(layout, env, "infra", None, progress).await?;
+    } else {
+        progress(Progress::Step(format!(
+            "compose will pull {} (no registry? `ms-tui up --offline` builds them here)",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn build(
+    layout: &Layout,
+    env: &StackEnv,
+    what: &str,
+    binary: Option<&Path>,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<()> {
+    let mut cmd = Command::new("bash");
+    cmd.arg(layout.build_script())
+        .arg(what)
+        .current_dir(layout.root())
+        .env("MS_SERVICE_IMAGE", env.service_image());
+    match binary {
+        Some(path) => cmd.env("MS_SERVICE_BINARY", layout.root().join(path)),
+        None => cmd.env_remove("MS_SERVICE_BINARY"),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let run = run_streaming(cmd, &format!("compose/images/build.sh {what}"), &tx);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            result = &mut run => {
+                while let Ok(line) = rx.try_recv() {
+                    progress(Progress::Output(line));
+                }
+                return result;
+            }
+            Some(line) = rx.recv() => progress(Progress::Output(line)),
+        }
+    }
+}
