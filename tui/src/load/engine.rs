@@ -1,0 +1,266 @@
+//! The sender of an open-model run.
+//!
+//! A scheduler task sleeps until each request's intended time and spawns it; every request
+//! is timed from that intended time, so when the service (or this host) stalls, the requests
+//! that should have gone out meanwhile carry the stall in their latency instead of silently
+//! not being sent. In-flight requests are bounded (by the catalogue's cap, else
+//! [`DEFAULT_MAX_IN_FLIGHT`]); waiting for a free slot counts as latency for the same reason.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::Mode;
+use common::scenario::{self, ScenarioId};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Outcome, Schedule, Stats, Summary};
+
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
+/// What to send, where, how fast and for how long.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    pub scenario: ScenarioId,
+    pub mode: Mode,
+    /// `http://host:port` of the service the scenario's request goes to in this mode.
+    pub base_url: String,
+    /// Requests per second; capped at the scenario's `max_rate` unless `uncapped`.
+    pub rate: f64,
+    pub uncapped: bool,
+    /// `None` runs until stopped.
+    pub duration: Option<Duration>,
+    pub timeout: Duration,
+}
+
+impl LoadSpec {
+    /// The catalogue's target for `scenario` in `mode` on `host` (the stack's port map).
+    pub fn for_stack(scenario: ScenarioId, mode: Mode, host: &str) -> Self {
+        let entry = scenario::get(scenario);
+        LoadSpec {
+            scenario,
+            mode,
+            base_url: format!("http://{host}:{}", entry.request(mode).port(mode)),
+            rate: entry.default_rate,
+            uncapped: false,
+            duration: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn effective_rate(&self, rate: f64) -> f64 {
+        if self.uncapped {
+            rate
+        } else {
+            rate.min(scenario::get(self.scenario).max_rate)
+        }
+    }
+}
+
+/// One answered request, for consumers that match completion events by correlation id.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub scenario: ScenarioId,
+    pub mode: Mode,
+    pub correlation_id: String,
+    pub outcome: Outcome,
+    pub latency: Duration,
+    /// Wall-clock intended send time, comparable with completion events' `at`.
+    pub intended_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A running load; dropping it does not stop it — call [`LoadHandle::stop`].
+pub struct LoadHandle {
+    rate: watch::Sender<f64>,
+    cancel: CancellationToken,
+    stats: Arc<Mutex<Stats>>,
+    started: Instant,
+    task: JoinHandle<()>,
+    spec: LoadSpec,
+}
+
+impl LoadHandle {
+    /// Changes the target rate (capped as at start); takes effect from the next request.
+    pub fn set_rate(&self, rate: f64) {
+        self.rate.send_replace(self.spec.effective_rate(rate));
+    }
+
+    pub fn target_rate(&self) -> f64 {
+        *self.rate.borrow()
+    }
+
+    pub fn spec(&self) -> &LoadSpec {
+        &self.spec
+    }
+
+    /// Percentiles and counters so far; achieved rate over the time since the start.
+    pub fn summary(&self) -> Summary {
+        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        stats.summary(self.started.elapsed())
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops sending; requests in flight still finish and are counted.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Waits for the scheduler and every request it started, then reports.
+    pub async fn finish(self) -> Summary {
+        let _ = self.task.await;
+        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        stats.summary(self.started.elapsed())
+    }
+}
+
+/// Starts a run. `samples` (optional) receives every answer; when it is full, samples are
+/// dropped rather than slowing the sender (the statistics never drop anything).
+pub fn start(
+    spec: LoadSpec,
+    client: reqwest::Client,
+    samples: Option<mpsc::Sender<Sample>>,
+) -> LoadHandle {
+    let rate = spec.effective_rate(spec.rate);
+    let (rate_tx, rate_rx) = watch::channel(rate);
+    let cancel = CancellationToken::new();
+    let stats = Arc::new(Mutex::new(Stats::new()));
+    let started = Instant::now();
+    let run = Run {
+        spec: spec.clone(),
+        client,
+        samples,
+        stats: stats.clone(),
+        run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+    };
+    let task = tokio::spawn(run.schedule(started, rate_rx, cancel.clone()));
+    LoadHandle {
+        rate: rate_tx,
+        cancel,
+        stats,
+        started,
+        task,
+        spec,
+    }
+}
+
+struct Run {
+    spec: LoadSpec,
+    client: reqwest::Client,
+    samples: Option<mpsc::Sender<Sample>>,
+    stats: Arc<Mutex<Stats>>,
+    run_id: String,
+}
+
+impl Run {
+    async fn schedule(
+        self,
+        started: Instant,
+        mut rate: watch::Receiver<f64>,
+        cancel: CancellationToken,
+    ) {
+        let limit = scenario::get(self.spec.scenario)
+            .max_in_flight
+            .map_or(DEFAULT_MAX_IN_FLIGHT, |n| n as usize);
+        let slots = Arc::new(Semaphore::new(limit));
+        let end = self.spec.duration.map(|d| started + d);
+        let mut timetable = Schedule::new(started, *rate.borrow());
+        let run = Arc::new(self);
+        let mut seq = 0u64;
+        loop {
+            let due = timetable.due(seq);
+            if end.is_some_and(|end| due >= end) {
+                break;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = rate.changed() => {
+                    if changed.is_err() { break; }
+                    let new_rate = *rate.borrow_and_update();
+                    timetable.set_rate(seq, new_rate, Instant::now());
+                    continue;
+                }
+                _ = tokio::time::sleep_until(due) => {}
+            }
+            let permit = tokio::select! {
+                _ = cancel.cancelled() => break,
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            let run = run.clone();
+            tokio::spawn(async move {
+                run.fire(seq, due).await;
+                drop(permit);
+            });
+            seq += 1;
+        }
+        // Every started request finishes and is counted before the run reports.
+        let _ = slots.acquire_many(limit as u32).await;
+    }
+
+    async fn fire(&self, seq: u64, due: Instant) {
+        let entry = scenario::get(self.spec.scenario);
+        let request = entry.request(self.spec.mode);
+        let unique = format!("{}-{seq}", self.run_id);
+        let correlation_id = format!("load-{unique}");
+        let path = scenario::render(request.path, &unique, seq);
+        let url = format!("{}{path}", self.spec.base_url);
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut builder = self
+            .client
+            .request(method, url)
+            .timeout(self.spec.timeout)
+            .header("x-correlation-id", &correlation_id);
+        if let Some(body) = request.body {
+            builder = builder
+                .header("content-type", "application/json")
+                .body(scenario::render(body, &unique, seq));
+        }
+        let intended_at = chrono::Utc::now()
+            - chrono::Duration::from_std(Instant::now().saturating_duration_since(due))
+                .unwrap_or_default();
+        let answer = match builder.send().await {
+            // The body is read so the time covers the whole answer, as oha's does.
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let _ = response.bytes().await;
+                Some(status)
+            }
+            Err(_) => None,
+        };
+        let latency = Instant::now().saturating_duration_since(due);
+        let outcome = Outcome::classify(request, answer);
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.record(outcome, latency);
+        }
+        if let Some(samples) = &self.samples {
+            let _ = samples.try_send(Sample {
+                scenario: self.spec.scenario,
+                mode: self.spec.mode,
+                correlation_id,
+                outcome,
+                latency,
+                intended_at,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_capped_by_the_catalogue_unless_uncapped() {
+        let mut spec = LoadSpec::for_stack(ScenarioId::S4, Mode::Async, "127.0.0.1");
+        let cap = scenario::get(ScenarioId::S4).max_rate;
+        assert_eq!(spec.effective_rate(cap * 10.0), cap);
+        spec.uncapped = true;
+        assert_eq!(spec.effective_rate(cap * 10.0), cap * 10.0);
+        assert_eq!(spec.base_url, "http://127.0.0.1:8104");
+    }
+}
