@@ -69,6 +69,9 @@ impl Compose {
             cmd.arg("--env-file").arg(layout.env_file());
         }
         cmd.args(args)
+            // v1 gives up on a Docker API call after 60 s, which a busy 2-core host exceeds
+            // while 23 containers start; v2 ignores it.
+            .env("COMPOSE_HTTP_TIMEOUT", "600")
             .envs(env.iter().copied())
             .current_dir(layout.root())
             .stdin(Stdio::null())

@@ -12,8 +12,8 @@ use anyhow::Context;
 use bollard::Docker;
 use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::query_parameters::{
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    StopContainerOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -68,7 +68,7 @@ pub struct ContainerStatus {
     pub compose_service: String,
     /// `ms-tui.service`: `payment`, `rabbitmq`, `gateway`, ...
     pub service: String,
-    /// `ms-tui.mode`: `sync`, `async`, `infra` or `gateway`.
+    /// `ms-tui.mode`: `sync`, `async` or `infra` (broker, database, gateway).
     pub mode: String,
     /// Docker's state: `running`, `exited`, `restarting`, `paused`, `created`, ...
     pub state: String,
@@ -91,8 +91,8 @@ impl ContainerStatus {
         self.state == "running" && matches!(self.health, Health::Healthy | Health::None)
     }
 
-    /// Sort key: infrastructure, the sync stack, the async stack, the gateway; within a
-    /// stack in port order.
+    /// Sort key: infrastructure (database, broker, gateway), the sync stack, the async
+    /// stack; within each in port order.
     fn order(&self) -> (u8, u16, String) {
         let mode = match self.mode.as_str() {
             "infra" => 0,
@@ -166,8 +166,27 @@ pub async fn list(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
     Ok(containers)
 }
 
+/// Names of the project's volumes (the broker's and the database's data).
+pub async fn volumes(docker: &Docker) -> anyhow::Result<Vec<String>> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{COMPOSE_PROJECT}={PROJECT}")],
+    )]);
+    let options = ListVolumesOptionsBuilder::default().filters(&filters).build();
+    let response = docker
+        .list_volumes(Some(options))
+        .await
+        .context("listing the project's volumes")?;
+    Ok(response
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect())
+}
+
 /// The project's container of `service` (`payment`, `rabbitmq`, ...) in `mode`
-/// (`sync`, `async`, `infra`, `gateway`).
+/// (`sync`, `async`, `infra`).
 pub async fn find(docker: &Docker, service: &str, mode: &str) -> anyhow::Result<ContainerStatus> {
     list(docker)
         .await?
@@ -345,7 +364,7 @@ mod tests {
     #[test]
     fn sorts_infra_sync_async_gateway_then_port() {
         let mut list = vec![
-            container("gateway", "9000", "running", Health::Healthy),
+            container("infra", "9000", "running", Health::Healthy),
             container("async", "8101", "running", Health::Healthy),
             container("sync", "8002", "running", Health::Healthy),
             container("sync", "8001", "running", Health::Healthy),
@@ -355,7 +374,7 @@ mod tests {
         let order: Vec<_> = list.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             order,
-            ["n-infra-5672", "n-sync-8001", "n-sync-8002", "n-async-8101", "n-gateway-9000"]
+            ["n-infra-5672", "n-infra-9000", "n-sync-8001", "n-sync-8002", "n-async-8101"]
         );
     }
 }

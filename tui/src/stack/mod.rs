@@ -218,6 +218,20 @@ pub async fn up(options: &UpOptions, mut progress: impl FnMut(Progress)) -> anyh
         (false, true) => Some(OFFICIAL_IMAGES),
         (false, false) => None,
     };
+    let docker = containers::connect().await?;
+    if !layout.env_file().exists() {
+        // Data volumes of an earlier stack were initialised with that stack's passwords,
+        // which went with its .env: the database and the broker would refuse new ones.
+        let stale = containers::volumes(&docker).await?;
+        if !stale.is_empty() {
+            bail!(
+                "the volumes {} belong to an earlier stack whose compose/.env is gone, so their \
+                 passwords are unknown. Delete them with `ms-tui down --volumes` (their queues \
+                 and databases go too), or put that .env back",
+                stale.join(", ")
+            );
+        }
+    }
     match env::ensure(&layout.env_file(), &layout.env_example(), infra)? {
         EnvAction::Created => progress(Progress::Step(format!(
             "wrote {} with fresh secrets",
@@ -231,7 +245,6 @@ pub async fn up(options: &UpOptions, mut progress: impl FnMut(Progress)) -> anyh
         EnvAction::Kept => {}
     }
     let stack_env = layout.env()?;
-    let docker = containers::connect().await?;
     let compose = Compose::detect().await?;
     progress(Progress::Step(format!("compose: {}", compose.describe())));
 
