@@ -237,17 +237,6 @@ async fn order_status(
     })))
 }
 
-/// Undoes an order whose event the broker did not confirm (nothing was accepted).
-async fn forget_order(ctx: &Ctx, id: i64) {
-    let deleted = sqlx::query("DELETE FROM orders WHERE id = $1")
-        .bind(id)
-        .execute(&ctx.db)
-        .await;
-    if let Err(err) = deleted {
-        tracing::error!(order_id = id, error = %err, "unconfirmed order could not be removed");
-    }
-}
-
 /// Turns a downstream answer that is not a success into ours: the callee's 4xx `detail`
 /// is kept, anything else means the dependency failed (503).
 fn downstream_error(service: &str, reply: &http::Reply) -> ApiError {

@@ -182,7 +182,6 @@ async fn process_async(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (amount, currency, order_id) = body.validate()?;
     let payment_id = short_id("pay_");
-    let mut tx = ctx.db.begin().await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO payments (payment_id, order_id, amount, currency, status)
          VALUES ($1, $2, $3, $4, 'processing') RETURNING created_at",
@@ -191,7 +190,7 @@ async fn process_async(
     .bind(&order_id)
     .bind(amount)
     .bind(&currency)
-    .fetch_one(&mut *tx)
+    .fetch_one(&ctx.db)
     .await?;
     let event = PaymentInitiated {
         event_id: new_event_id(),
@@ -201,15 +200,19 @@ async fn process_async(
         order_id: order_id.clone(),
         timestamp: created_at,
     };
-    ctx.broker
-        .publish(Outgoing::event(
+    // The consumer may complete the payment within a millisecond of the confirm: it must find
+    // the row, so the row is committed first and withdrawn if the broker does not confirm.
+    ctx.publish_or_withdraw(
+        Outgoing::event(
             DEFAULT_EXCHANGE,
             PAYMENT_INITIATED,
             event.event_id.clone(),
             &event,
-        ))
-        .await?;
-    tx.commit().await?;
+        ),
+        sqlx::query("DELETE FROM payments WHERE payment_id = $1 AND status = 'processing'")
+            .bind(&payment_id),
+    )
+    .await?;
     let body = json!({
         "payment_id": payment_id,
         "status": "processing",

@@ -176,22 +176,11 @@ async fn generate_async(
         parameters: request.parameters,
         timestamp: created_at,
     };
-    let published = ctx
-        .broker
-        .publish(Outgoing::event(
-            DEFAULT_EXCHANGE,
-            REPORT_JOB,
-            job.event_id.clone(),
-            &job,
-        ))
-        .await;
-    if let Err(err) = published {
-        sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'")
-            .bind(&job_id)
-            .execute(&ctx.db)
-            .await?;
-        return Err(err.into());
-    }
+    ctx.publish_or_withdraw(
+        Outgoing::event(DEFAULT_EXCHANGE, REPORT_JOB, job.event_id.clone(), &job),
+        sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'").bind(&job_id),
+    )
+    .await?;
     let body = json!({
         "job_id": job_id,
         "status": "queued",

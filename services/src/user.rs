@@ -113,25 +113,25 @@ async fn register_async(
     Json(body): Json<Registration>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = valid_email(&body.email)?;
-    // The user row and the event stand or fall together: the transaction commits only after
-    // the broker confirmed, so a 503 leaves no half-registered user behind.
-    let mut tx = ctx.db.begin().await?;
-    let (id, created_at) = insert_user(&mut *tx, &email).await?;
+    // The user row and the event stand or fall together: an unconfirmed event withdraws the
+    // user, so a 503 leaves no half-registered user behind.
+    let (id, created_at) = insert_user(&ctx.db, &email).await?;
     let event = UserRegistered {
         event_id: new_event_id(),
         user_id: id,
         email: email.clone(),
         timestamp: created_at,
     };
-    ctx.broker
-        .publish(Outgoing::event(
+    ctx.publish_or_withdraw(
+        Outgoing::event(
             DEFAULT_EXCHANGE,
             USER_REGISTERED,
             event.event_id.clone(),
             &event,
-        ))
-        .await?;
-    tx.commit().await?;
+        ),
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
+    )
+    .await?;
     let body = json!({
         "id": id,
         "email": email,

@@ -281,19 +281,16 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         total_amount: format!("{:.2}", p.total),
         items: p.items.clone(),
     };
-    let published = ctx
-        .broker
-        .publish(Outgoing::event(
+    ctx.publish_or_withdraw(
+        Outgoing::event(
             ECOMMERCE_EVENTS,
             RK_ORDER_CREATED,
             event.event_id.clone(),
             &event,
-        ))
-        .await;
-    if let Err(err) = published {
-        super::forget_order(ctx, id).await;
-        return Err(err.into());
-    }
+        ),
+        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+    )
+    .await?;
     record_duration(ctx, id, started).await?;
     let body = load_order(ctx, id).await?.body();
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
@@ -401,19 +398,16 @@ async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response,
         amount: request.amount,
         timestamp: Utc::now(),
     };
-    let published = ctx
-        .broker
-        .publish(Outgoing::event(
+    ctx.publish_or_withdraw(
+        Outgoing::event(
             DEFAULT_EXCHANGE,
             SHOWDOWN_ORDER_CREATED,
             event.event_id.clone(),
             &event,
-        ))
-        .await;
-    if let Err(err) = published {
-        super::forget_order(ctx, id).await;
-        return Err(err.into());
-    }
+        ),
+        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+    )
+    .await?;
     let body = json!({
         "status": "ORDER_ACCEPTED",
         "message": "Order received and processing started.",

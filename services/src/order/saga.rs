@@ -271,19 +271,16 @@ pub(super) async fn create_order_async(
         quantity,
         timestamp: Utc::now(),
     };
-    let published = ctx
-        .broker
-        .publish(Outgoing::event(
+    ctx.publish_or_withdraw(
+        Outgoing::event(
             DEFAULT_EXCHANGE,
             ORDER_CREATED,
             event.event_id.clone(),
             &event,
-        ))
-        .await;
-    if let Err(err) = published {
-        super::forget_order(&ctx, id).await;
-        return Err(err.into());
-    }
+        ),
+        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+    )
+    .await?;
     let mut body = load_order(&ctx, id).await?.body();
     body["message"] = json!("Order accepted; the saga runs in the background");
     Ok((StatusCode::ACCEPTED, Json(body)))

@@ -215,7 +215,7 @@ impl World {
     }
 
     /// Subscribes to every completion event on `ms.telemetry` of this vhost.
-    pub async fn completions(&self) -> mpsc::UnboundedReceiver<Value> {
+    pub async fn completions(&self) -> CompletionFeed {
         let conn = self.amqp().await;
         let channel = conn.create_channel().await.expect("channel");
         channel
@@ -268,7 +268,10 @@ impl World {
                 }
             }
         });
-        rx
+        CompletionFeed {
+            rx,
+            unmatched: Vec::new(),
+        }
     }
 
     pub fn service(&self, service: &str, mode: &str) -> ServiceBuilder {
@@ -281,24 +284,35 @@ impl World {
     }
 }
 
+/// The completion events of a world, in arrival order.
+pub struct CompletionFeed {
+    rx: mpsc::UnboundedReceiver<Value>,
+    /// Events received while waiting for another one. Steps that run concurrently finish in
+    /// any order, so an event must not be lost because a test asked for its sibling first.
+    unmatched: Vec<Value>,
+}
+
 /// Waits up to `limit` for a completion event with this correlation id and step.
 pub async fn expect_completion(
-    rx: &mut mpsc::UnboundedReceiver<Value>,
+    feed: &mut CompletionFeed,
     correlation_id: &str,
     step: &str,
     limit: Duration,
 ) -> Value {
+    let wanted = |e: &Value| e["correlation_id"] == correlation_id && e["step"] == step;
+    if let Some(i) = feed.unmatched.iter().position(wanted) {
+        return feed.unmatched.remove(i);
+    }
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(event))
-                if event["correlation_id"] == correlation_id && event["step"] == step =>
-            {
-                return event;
-            }
-            Ok(Some(_)) => continue,
-            _ => panic!("no completion event {step} for {correlation_id} within {limit:?}"),
+        match tokio::time::timeout(left, feed.rx.recv()).await {
+            Ok(Some(event)) if wanted(&event) => return event,
+            Ok(Some(event)) => feed.unmatched.push(event),
+            _ => panic!(
+                "no completion event {step} for {correlation_id} within {limit:?}; other events: {:?}",
+                feed.unmatched
+            ),
         }
     }
 }
@@ -366,7 +380,12 @@ pub struct Service {
 impl Drop for Service {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- log tail of {} ({}) ----\n{}", self.base, self.log.display(), self.log_tail());
+            eprintln!(
+                "---- log tail of {} ({}) ----\n{}",
+                self.base,
+                self.log.display(),
+                self.log_tail()
+            );
         }
     }
 }
