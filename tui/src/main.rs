@@ -1,6 +1,9 @@
 //! `ms-tui`: see the crate documentation of `ms_tui` and `ms-tui --help`.
 #![forbid(unsafe_code)]
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("ms-tui is not built yet")
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    ms_tui::cli::main().await
 }

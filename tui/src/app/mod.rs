@@ -1,1 +1,26 @@
-//! The interactive control room.
+//! The interactive control room, Elm style.
+//!
+//! One task ([`run`]) owns the [`State`](state::State). Everything that happens arrives as a
+//! [`Msg`](msg::Msg) — keys from the terminal, reports from the workers over bounded channels —
+//! and goes through [`update`](update::update), the only code that changes the state. `update`
+//! answers with [`Command`](msg::Command)s (e.g. "kill this container") that `run` hands to the
+//! worker concerned. Frames are drawn by [`crate::ui::view`] at a fixed rate, only when
+//! something changed.
+//!
+//! - [`msg`]: the messages in and the commands out.
+//! - [`state`]: the state and its small parts (focus, prompt, notice, Docker status).
+//! - [`update`]: the state's only writer; pure and unit-tested.
+//! - [`keys`]: the keymap and the help table built from it.
+//! - [`containers`]: the containers table and its selection.
+//! - [`logbuf`]: the bounded log ring and the logs pane's filter and scroll position.
+//! - [`run`]: the loop — terminal, workers, channels, frame timer.
+
+pub mod containers;
+pub mod keys;
+pub mod logbuf;
+pub mod msg;
+pub mod run;
+pub mod state;
+pub mod update;
+
+pub use run::run;

@@ -100,7 +100,8 @@ async fn build(
         None => cmd.env_remove("MS_SERVICE_BINARY"),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let run = run_streaming(cmd, &format!("compose/images/build.sh {what}"), &tx);
+    let name = format!("compose/images/build.sh {what}");
+    let run = run_streaming(cmd, &name, &tx);
     tokio::pin!(run);
     loop {
         tokio::select! {

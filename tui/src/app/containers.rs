@@ -1,0 +1,335 @@
+//! The containers table: the project's containers as the app knows them, kept in display order
+//! (sync, async, infra; services in catalogue order), and which one is selected.
+//!
+//! The Docker worker builds [`ContainerInfo`] values from the engine's answers; this module only
+//! keeps and orders them, so it is pure and tested without an engine.
+
+use common::scenario::Service;
+
+/// The three groups of the table, in display order; from the `ms-tui.mode` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    Sync,
+    Async,
+    Infra,
+}
+
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Sync, Group::Async, Group::Infra];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Sync => "sync",
+            Group::Async => "async",
+            Group::Infra => "infra",
+        }
+    }
+
+    /// The label value (`sync`, `async`, `infra`); anything else counts as infra, so an
+    /// unexpected label still shows the container rather than hiding it.
+    pub fn from_label(value: Option<&str>) -> Group {
+        match value {
+            Some("sync") => Group::Sync,
+            Some("async") => Group::Async,
+            _ => Group::Infra,
+        }
+    }
+}
+
+/// A container's lifecycle state, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    /// Stopped; the exit code tells a kill (137) from a clean stop (0).
+    Exited(i64),
+    Dead,
+    Unknown,
+}
+
+impl RunState {
+    /// Whether `s` means stop (true) or start (false).
+    pub fn is_up(self) -> bool {
+        matches!(
+            self,
+            RunState::Running | RunState::Paused | RunState::Restarting
+        )
+    }
+}
+
+/// The health check's verdict; `None` when the image defines no health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// Resource use from the stats stream (the latest sample).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    /// Percent of one CPU (200 % = two cores busy), as `docker stats` shows it.
+    pub cpu_percent: f64,
+    /// Memory in use, without the page cache (as `docker stats` counts it).
+    pub mem_bytes: u64,
+}
+
+/// One container of the project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerInfo {
+    /// The engine's id: what actions are aimed at.
+    pub id: String,
+    /// The container name (`ms-tui-email-async-1`), for messages and the log file.
+    pub name: String,
+    /// From the `ms-tui.service` label (`email`, `rabbitmq`, …).
+    pub service: String,
+    pub group: Group,
+    pub state: RunState,
+    pub health: Health,
+    /// Restarts the engine made on its own (restart policy); a user's start is not one.
+    pub restarts: i64,
+    /// `None` until the first stats sample, and while the container is not running.
+    pub usage: Option<Usage>,
+}
+
+impl ContainerInfo {
+    /// `async/email`: how the user names a container (and how the logs pane labels its lines).
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.group.as_str(), self.service)
+    }
+
+    /// The sort key: group, then catalogue order (infra: gateway, rabbitmq, postgres), then name.
+    fn order(&self) -> (Group, usize, &str) {
+        (self.group, service_rank(&self.service), &self.name)
+    }
+}
+
+/// Catalogue order for the services, then the infrastructure, then anything else.
+fn service_rank(service: &str) -> usize {
+    const INFRA: [&str; 2] = ["rabbitmq", "postgres"];
+    if let Some(i) = Service::ALL.iter().position(|s| s.name() == service) {
+        return i;
+    }
+    match INFRA.iter().position(|s| *s == service) {
+        Some(i) => Service::ALL.len() + i,
+        None => usize::MAX,
+    }
+}
+
+/// The table: containers in display order plus the selection.
+///
+/// The selection is remembered by `(group, service)`, not by index or id, so it stays on
+/// "async/email" when the list changes or when compose recreates the container with a new id.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerTable {
+    rows: Vec<ContainerInfo>,
+    selected: Option<(Group, String)>,
+}
+
+impl ContainerTable {
+    pub fn rows(&self) -> &[ContainerInfo] {
+        &self.rows
+    }
+
+    /// Replaces every row (after a reconnect); keeps the selection when that container is still
+    /// there, otherwise selects the first.
+    pub fn replace(&mut self, mut rows: Vec<ContainerInfo>) {
+        rows.sort_by(|a, b| a.order().cmp(&b.order()));
+        self.rows = rows;
+        self.fix_selection();
+    }
+
+    /// Inserts or updates one container (matched by id, or by group and service when compose
+    /// recreated it). The last stats sample survives a state change; it is cleared when the
+    /// container stops running, so a dead container never shows its last CPU figure.
+    pub fn upsert(&mut self, mut info: ContainerInfo) {
+        let existing = self.rows.iter().position(|c| c.id == info.id).or_else(|| {
+            self.rows
+                .iter()
+                .position(|c| c.group == info.group && c.service == info.service)
+        });
+        match existing {
+            Some(i) => {
+                if info.usage.is_none() && info.state == RunState::Running {
+                    info.usage = self.rows[i].usage;
+                }
+                self.rows[i] = info;
+            }
+            None => {
+                self.rows.push(info);
+                self.rows.sort_by(|a, b| a.order().cmp(&b.order()));
+            }
+        }
+        self.fix_selection();
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        self.rows.retain(|c| c.id != id);
+        self.fix_selection();
+    }
+
+    /// Records a stats sample; samples for a container that is not running (late ones from a
+    /// stream that is closing) are ignored.
+    pub fn set_usage(&mut self, id: &str, usage: Usage) {
+        if let Some(c) = self.rows.iter_mut().find(|c| c.id == id)
+            && matches!(c.state, RunState::Running | RunState::Paused)
+        {
+            c.usage = Some(usage);
+        }
+    }
+
+    /// Forgets every stats sample: shown as "—" while the engine is unreachable.
+    pub fn clear_usage(&mut self) {
+        for c in &mut self.rows {
+            c.usage = None;
+        }
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        let (group, service) = self.selected.as_ref()?;
+        self.rows
+            .iter()
+            .position(|c| c.group == *group && &c.service == service)
+    }
+
+    pub fn selected(&self) -> Option<&ContainerInfo> {
+        self.selected_index().map(|i| &self.rows[i])
+    }
+
+    /// Moves the selection by `delta` rows, stopping at the ends.
+    pub fn move_selection(&mut self, delta: isize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let current = self.selected_index().unwrap_or(0) as isize;
+        let last = self.rows.len() as isize - 1;
+        self.select_index((current + delta).clamp(0, last) as usize);
+    }
+
+    pub fn select_index(&mut self, index: usize) {
+        if let Some(c) = self.rows.get(index) {
+            self.selected = Some((c.group, c.service.clone()));
+        }
+    }
+
+    /// Selects a container by group and service; false when there is none.
+    pub fn select(&mut self, group: Group, service: &str) -> bool {
+        match self
+            .rows
+            .iter()
+            .position(|c| c.group == group && c.service == service)
+        {
+            Some(i) => {
+                self.select_index(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Keeps the remembered selection while its container exists; selects the first row when
+    /// nothing was selected yet. A vanished selection is kept too (it comes back with the
+    /// container), but [`selected`](Self::selected) answers `None` meanwhile.
+    fn fix_selection(&mut self) {
+        if self.selected.is_none() {
+            self.select_index(0);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn info(group: Group, service: &str, state: RunState) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{}-{service}", group.as_str()),
+            name: format!("ms-tui-{service}-{}-1", group.as_str()),
+            service: service.to_string(),
+            group,
+            state,
+            health: Health::Healthy,
+            restarts: 0,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn rows_are_grouped_and_in_catalogue_order() {
+        let mut t = ContainerTable::default();
+        t.replace(vec![
+            info(Group::Infra, "postgres", RunState::Running),
+            info(Group::Async, "email", RunState::Running),
+            info(Group::Sync, "email", RunState::Running),
+            info(Group::Infra, "rabbitmq", RunState::Running),
+            info(Group::Sync, "user", RunState::Running),
+            info(Group::Infra, "gateway", RunState::Running),
+        ]);
+        let labels: Vec<String> = t.rows().iter().map(|c| c.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "sync/user",
+                "sync/email",
+                "async/email",
+                "infra/gateway",
+                "infra/rabbitmq",
+                "infra/postgres"
+            ]
+        );
+        assert_eq!(t.selected().map(|c| c.label()), Some("sync/user".into()));
+    }
+
+    #[test]
+    fn selection_follows_the_service_across_a_recreate() {
+        let mut t = ContainerTable::default();
+        t.replace(vec![
+            info(Group::Sync, "user", RunState::Running),
+            info(Group::Async, "email", RunState::Running),
+        ]);
+        assert!(t.select(Group::Async, "email"));
+        let mut recreated = info(Group::Async, "email", RunState::Running);
+        recreated.id = "new-id".into();
+        t.upsert(recreated);
+        assert_eq!(t.rows().len(), 2);
+        assert_eq!(t.selected().map(|c| c.id.as_str()), Some("new-id"));
+    }
+
+    #[test]
+    fn usage_is_dropped_when_a_container_stops() {
+        let mut t = ContainerTable::default();
+        t.replace(vec![info(Group::Async, "email", RunState::Running)]);
+        let usage = Usage {
+            cpu_percent: 3.0,
+            mem_bytes: 1 << 20,
+        };
+        t.set_usage("async-email", usage);
+        t.upsert(info(Group::Async, "email", RunState::Running));
+        assert_eq!(
+            t.rows()[0].usage,
+            Some(usage),
+            "kept across a health change"
+        );
+        t.upsert(info(Group::Async, "email", RunState::Exited(137)));
+        assert_eq!(t.rows()[0].usage, None);
+        t.set_usage("async-email", usage);
+        assert_eq!(t.rows()[0].usage, None, "late sample of a dead container");
+    }
+
+    #[test]
+    fn moving_stops_at_the_ends() {
+        let mut t = ContainerTable::default();
+        t.replace(vec![
+            info(Group::Sync, "user", RunState::Running),
+            info(Group::Sync, "payment", RunState::Running),
+        ]);
+        t.move_selection(-1);
+        assert_eq!(t.selected_index(), Some(0));
+        t.move_selection(5);
+        assert_eq!(t.selected_index(), Some(1));
+    }
+}

@@ -1,0 +1,144 @@
+//! The keymap: which key means what, in one place, and the help text that lists it (the `?`
+//! overlay and `ms-tui --help` both print [`HELP`]).
+//!
+//! `k` kills the selected container (the issue's key), so `k` cannot also mean "up" the way it
+//! does in vim: navigation is the arrows plus `Ctrl-p` / `Ctrl-n`, and no plain letter moves the
+//! selection. A vim user's reflexive `k` then meets the kill confirmation, not a silent kill.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for, before the state decides whether it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Quit,
+    ToggleHelp,
+    FocusNext,
+    FocusPrevious,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// `G`: the logs follow again.
+    Follow,
+    /// `/`: type a logs filter.
+    Filter,
+    /// `Esc`: close what is open, or clear the filter.
+    Escape,
+    /// `a`: logs of all containers, or of the selected one.
+    ToggleLogScope,
+    Kill,
+    StopStart,
+    PauseUnpause,
+    Restart,
+}
+
+/// The intent of a key in the normal (no prompt) mode.
+pub fn intent(key: KeyEvent) -> Option<Intent> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Intent::Quit,
+        KeyCode::Char('p') if ctrl => Intent::Up,
+        KeyCode::Char('n') if ctrl => Intent::Down,
+        _ if ctrl => return None,
+        KeyCode::Char('q') => Intent::Quit,
+        KeyCode::Char('?') => Intent::ToggleHelp,
+        KeyCode::Tab => Intent::FocusNext,
+        KeyCode::BackTab => Intent::FocusPrevious,
+        KeyCode::Up => Intent::Up,
+        KeyCode::Down => Intent::Down,
+        KeyCode::PageUp => Intent::PageUp,
+        KeyCode::PageDown => Intent::PageDown,
+        KeyCode::Home => Intent::Home,
+        KeyCode::End => Intent::End,
+        KeyCode::Char('G') => Intent::Follow,
+        KeyCode::Char('/') => Intent::Filter,
+        KeyCode::Esc => Intent::Escape,
+        KeyCode::Char('a') => Intent::ToggleLogScope,
+        KeyCode::Char('k') => Intent::Kill,
+        KeyCode::Char('s') => Intent::StopStart,
+        KeyCode::Char('p') => Intent::PauseUnpause,
+        KeyCode::Char('r') => Intent::Restart,
+        _ => return None,
+    })
+}
+
+/// Every key, grouped as the help overlay shows it: (section, [(keys, meaning)]).
+pub const HELP: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Anywhere",
+        &[
+            ("?", "this help (Esc or ? closes it)"),
+            (
+                "q, Ctrl-c",
+                "quit (the stack keeps running; `ms-tui down` stops it)",
+            ),
+            ("Tab, Shift-Tab", "next / previous pane"),
+            (
+                "↑ ↓, Ctrl-p Ctrl-n",
+                "move in the focused pane (k is kill, not up)",
+            ),
+            ("PgUp PgDn, Home End", "page / jump in the focused pane"),
+        ],
+    ),
+    (
+        "Selected container",
+        &[
+            ("k", "kill (SIGKILL, like a crash)"),
+            ("s", "stop, or start when it is stopped"),
+            ("p", "pause (frozen: connected but silent), or unpause"),
+            ("r", "restart"),
+            (
+                "",
+                "kill, stop, pause and restart ask y/n first, except with --demo",
+            ),
+        ],
+    ),
+    (
+        "Logs",
+        &[
+            ("a", "all containers interleaved / only the selected one"),
+            (
+                "/",
+                "filter (case-insensitive text, e.g. a correlation id); Enter keeps it",
+            ),
+            ("Esc", "clear the filter"),
+            ("↑ PgUp Home", "scroll back (pauses follow)"),
+            ("G, End", "follow the newest lines again"),
+        ],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn k_kills_and_never_moves() {
+        assert_eq!(intent(key(KeyCode::Char('k'))), Some(Intent::Kill));
+        assert_eq!(intent(key(KeyCode::Char('j'))), None);
+        assert_eq!(
+            intent(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL)),
+            Some(Intent::Up)
+        );
+        assert_eq!(intent(key(KeyCode::Char('p'))), Some(Intent::PauseUnpause));
+    }
+
+    #[test]
+    fn ctrl_c_quits_and_other_ctrl_letters_do_nothing() {
+        assert_eq!(
+            intent(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Intent::Quit)
+        );
+        assert_eq!(
+            intent(KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            None,
+            "Ctrl-k must not kill"
+        );
+    }
+}

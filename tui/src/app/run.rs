@@ -1,0 +1,220 @@
+//! The app task: owns the state, feeds every message through `update`, routes the commands,
+//! and draws at a fixed rate when something changed.
+//!
+//! Nothing here waits on Docker: the worker runs in its own tasks, reports over a bounded
+//! channel and takes actions over another. The loop only waits on the terminal's key stream,
+//! the inbox, the frame timer and termination signals.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, info, warn};
+
+use super::msg::{Command, DockerMsg, Msg};
+use super::state::State;
+use super::update::update;
+use crate::docker::{self, ActionRequest};
+use crate::terminal::Tui;
+use crate::ui;
+
+/// Capacity of the inbox from the workers. Log lines come in batches, so this is thousands of
+/// lines; when it is full, streams drop (and count) rather than wait.
+pub const INBOX: usize = 1024;
+
+/// Messages taken from the inbox in one go before the loop looks at keys and frames again, so
+/// a flood of log batches cannot starve the keyboard.
+const DRAIN: usize = 64;
+
+/// Even with nothing new, a frame this often: the app-log pane (fed outside `update`) and
+/// times on screen stay fresh.
+const IDLE_FRAME: Duration = Duration::from_secs(1);
+
+/// How often frame-timing figures go to the log (debug level).
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// No confirmations for destructive keys.
+    pub demo: bool,
+    /// Frames per second at most.
+    pub fps: u16,
+}
+
+/// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
+/// status line from the start (e.g. why the stack could not be brought up).
+pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()> {
+    let (to_app, mut inbox) = mpsc::channel::<Msg>(INBOX);
+    let (to_docker, worker) = docker::spawn(docker::Project::default(), to_app);
+    let mut terminal = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+
+    let mut tui = Tui::enter()?;
+    crate::logging::own_screen();
+    let mut state = State::new(options.demo);
+    state.notice = notice.map(super::state::Notice::error);
+    let size = tui.terminal.size()?;
+    update(
+        &mut state,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    info!(
+        "control room open (demo: {}, {} fps)",
+        options.demo, options.fps
+    );
+
+    let mut keys = EventStream::new();
+    let mut frames = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(options.fps.clamp(1, 60)),
+    ));
+    frames.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut timing = FrameTiming::default();
+    let mut last_frame = Instant::now();
+
+    let outcome = loop {
+        tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    apply(&mut state, Msg::Key(key), &to_docker);
+                }
+                Some(Ok(Event::Resize(width, height))) => {
+                    apply(&mut state, Msg::Resize { width, height }, &to_docker);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break Err(anyhow::anyhow!("reading the terminal: {e}")),
+                None => break Ok(()),
+            },
+            Some(msg) = inbox.recv() => {
+                apply(&mut state, msg, &to_docker);
+                for _ in 0..DRAIN {
+                    match inbox.try_recv() {
+                        Ok(msg) => apply(&mut state, msg, &to_docker),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = frames.tick() => {
+                if state.dirty || last_frame.elapsed() >= IDLE_FRAME {
+                    let started = Instant::now();
+                    if let Err(e) = tui.terminal.draw(|frame| ui::view(&state, frame)) {
+                        break Err(anyhow::anyhow!("drawing: {e}"));
+                    }
+                    timing.record(started.elapsed());
+                    state.dirty = false;
+                    last_frame = Instant::now();
+                }
+            }
+            _ = terminal.recv() => break Ok(()),
+            _ = hangup.recv() => break Ok(()),
+            _ = interrupt.recv() => break Ok(()),
+        }
+        if state.quit {
+            break Ok(());
+        }
+    };
+
+    drop(tui);
+    crate::logging::release_screen();
+    worker.abort();
+    info!("control room closed; {}", timing.summary());
+    outcome
+}
+
+/// One message through `update`, and its commands to the workers.
+fn apply(state: &mut State, msg: Msg, to_docker: &mpsc::Sender<ActionRequest>) {
+    for command in update(state, msg) {
+        match command {
+            Command::Docker { target, action } => {
+                let request = ActionRequest {
+                    target: target.clone(),
+                    action,
+                };
+                if let Err(e) = to_docker.try_send(request) {
+                    // The worker is busy or gone: say so through `update` like any outcome.
+                    warn!("{} {}: not sent ({e})", action.verb(), target.label);
+                    let refused = DockerMsg::ActionDone {
+                        target,
+                        action,
+                        result: Err("the Docker worker is not taking requests".into()),
+                    };
+                    update(state, Msg::Docker(refused));
+                }
+            }
+        }
+    }
+}
+
+/// Frame draw times: count, mean and worst, reported to the log every `REPORT_EVERY` and at
+/// exit (the figures the README quotes).
+#[derive(Debug)]
+struct FrameTiming {
+    frames: u64,
+    total: Duration,
+    worst: Duration,
+    window_frames: u64,
+    window_total: Duration,
+    window_worst: Duration,
+    window_start: Instant,
+}
+
+impl Default for FrameTiming {
+    fn default() -> Self {
+        FrameTiming {
+            frames: 0,
+            total: Duration::ZERO,
+            worst: Duration::ZERO,
+            window_frames: 0,
+            window_total: Duration::ZERO,
+            window_worst: Duration::ZERO,
+            window_start: Instant::now(),
+        }
+    }
+}
+
+impl FrameTiming {
+    fn record(&mut self, took: Duration) {
+        self.frames += 1;
+        self.total += took;
+        self.worst = self.worst.max(took);
+        self.window_frames += 1;
+        self.window_total += took;
+        self.window_worst = self.window_worst.max(took);
+        if self.window_start.elapsed() >= REPORT_EVERY {
+            debug!(
+                "frames in the last {:?}: {} drawn, mean {:.2} ms, worst {:.2} ms",
+                REPORT_EVERY,
+                self.window_frames,
+                mean_ms(self.window_total, self.window_frames),
+                self.window_worst.as_secs_f64() * 1e3
+            );
+            self.window_frames = 0;
+            self.window_total = Duration::ZERO;
+            self.window_worst = Duration::ZERO;
+            self.window_start = Instant::now();
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} frames drawn, mean {:.2} ms, worst {:.2} ms",
+            self.frames,
+            mean_ms(self.total, self.frames),
+            self.worst.as_secs_f64() * 1e3
+        )
+    }
+}
+
+fn mean_ms(total: Duration, n: u64) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        total.as_secs_f64() * 1e3 / n as f64
+    }
+}

@@ -1,0 +1,146 @@
+//! The control room's whole state, owned by the app task. Only
+//! [`update`](super::update::update) writes it; [`view`](crate::ui::view) reads it.
+
+use std::time::Duration;
+
+use super::containers::ContainerTable;
+use super::logbuf::{LogView, Scope};
+use super::msg::{Action, Target};
+
+/// Everything the screen shows and the keys act on.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// `--demo`: destructive keys act without asking (for a presenter at a projector).
+    pub demo: bool,
+    /// Where the Docker connection stands (the status line says it in words).
+    pub docker: DockerStatus,
+    pub containers: ContainerTable,
+    pub logs: LogView,
+    /// The pane that arrows, paging and `Home`/`End` act on.
+    pub focus: Pane,
+    /// A prompt or overlay that takes the keys first (help, confirmation, filter input).
+    pub prompt: Prompt,
+    /// The outcome of the last action or refusal, shown in the status line until the next one.
+    pub notice: Option<Notice>,
+    /// Actions sent to the worker and not answered yet, by container id (the table shows
+    /// "killing…" meanwhile, and a second key on the same container waits).
+    pub in_flight: Vec<(String, Action)>,
+    /// The terminal's size in cells; the logs pane's page size is derived from it.
+    pub size: (u16, u16),
+    /// Set by `q` / Ctrl-C; the app task leaves its loop.
+    pub quit: bool,
+    /// Something visible changed since the last frame; the app task draws only then.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(demo: bool) -> State {
+        State {
+            demo,
+            docker: DockerStatus::Connecting,
+            containers: ContainerTable::default(),
+            logs: LogView::default(),
+            focus: Pane::Containers,
+            prompt: Prompt::None,
+            notice: None,
+            in_flight: Vec::new(),
+            size: (80, 24),
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// What the logs pane shows: every container, or the selected one (`a` toggles). With no
+    /// selection yet, everything.
+    pub fn log_scope(&self) -> Scope<'_> {
+        match (self.logs.selected_only, self.containers.selected()) {
+            (true, Some(c)) => Scope::Only(c.group, &c.service),
+            _ => Scope::All,
+        }
+    }
+
+    /// The action in flight on a container, if any.
+    pub fn in_flight(&self, id: &str) -> Option<Action> {
+        self.in_flight
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// The Docker connection as the status line tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerStatus {
+    /// Before the first answer.
+    Connecting,
+    Connected {
+        version: String,
+    },
+    /// The worker keeps trying; `retry_in` is its current back-off.
+    Unreachable {
+        error: String,
+        retry_in: Duration,
+    },
+}
+
+/// The panes that take focus, in `Tab` order. Part 2 adds its scenario, latency and queue
+/// panes here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Containers,
+    Logs,
+}
+
+impl Pane {
+    pub const ORDER: [Pane; 2] = [Pane::Containers, Pane::Logs];
+
+    pub fn next(self) -> Pane {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        Self::ORDER[(i + 1) % Self::ORDER.len()]
+    }
+
+    pub fn previous(self) -> Pane {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        Self::ORDER[(i + Self::ORDER.len() - 1) % Self::ORDER.len()]
+    }
+}
+
+/// What takes the keys before the panes do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    None,
+    /// The `?` overlay.
+    Help,
+    /// "Kill async/email? y/n".
+    Confirm {
+        target: Target,
+        action: Action,
+    },
+    /// Typing a `/` filter; it applies as you type.
+    Filter {
+        input: String,
+    },
+}
+
+/// A one-line message for the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+impl Notice {
+    pub fn info(text: impl Into<String>) -> Notice {
+        Notice {
+            text: text.into(),
+            error: false,
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Notice {
+        Notice {
+            text: text.into(),
+            error: true,
+        }
+    }
+}

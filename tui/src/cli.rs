@@ -1,0 +1,196 @@
+//! The command line: `ms-tui` opens the control room (bringing the stack up first when it is
+//! not running), `ms-tui up | down | status` manage the stack without it.
+//!
+//! `--help` answers the questions a first-time user has: the keys (from the keymap's own
+//! table), the environment variables, where the log file is.
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::app::keys::HELP;
+use std::process::ExitCode;
+
+use crate::{app, logging, stack};
+
+/// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
+/// (RabbitMQ) microservices behave under the same flows, load and failures.
+///
+/// With no command it opens the control room on the Docker stack, bringing the stack up
+/// first (with progress) when it is not running.
+#[derive(Debug, Parser)]
+#[command(name = "ms-tui", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+
+    /// Destructive keys (kill, stop, pause, restart) act at once, without asking: for a
+    /// presenter.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Open the control room without bringing the stack up (it shows whatever runs and
+    /// follows containers as they appear).
+    #[arg(long)]
+    pub no_up: bool,
+
+    /// Frames per second at most (1–60); frames are drawn only when something changed.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..=60))]
+    pub fps: u16,
+
+    /// How the stack is brought up when it is not running (as `ms-tui up`).
+    #[command(flatten)]
+    pub up: stack::UpOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Bring the stack up (write compose/.env, build missing images, start, wait until every
+    /// container is healthy), then return.
+    Up(stack::UpOptions),
+    /// Stop and remove the stack's containers and network (volumes stay unless --volumes).
+    Down(stack::DownOptions),
+    /// List the stack's containers with state and health; exit 1 unless all are healthy.
+    Status(stack::StackOptions),
+}
+
+/// Parses the command line with the generated help text and runs the chosen command.
+pub async fn main() -> anyhow::Result<ExitCode> {
+    let log_file = logging::init();
+    let matches = Cli::command()
+        .after_long_help(long_help(&log_file.display().to_string()))
+        .after_help("Keys, environment and the log file: ms-tui --help")
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    match cli.command {
+        Some(Cmd::Up(options)) => {
+            stack::up(&options, print_progress).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Down(options)) => {
+            stack::down(&options, print_progress).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Status(options)) => status(&options).await,
+        None => {
+            let notice = if cli.no_up {
+                None
+            } else {
+                ensure_up(&cli.up).await
+            };
+            let options = app::run::Options {
+                demo: cli.demo,
+                fps: cli.fps,
+            };
+            app::run(options, notice).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Brings the stack up unless every container of it already runs healthy. A failure does not
+/// stop the control room from opening — it is the place to see why (logs, states) — but it is
+/// printed, logged and shown in the status line.
+async fn ensure_up(options: &stack::UpOptions) -> Option<String> {
+    match stack::status(&options.stack).await {
+        Ok(list) if !list.is_empty() && list.iter().all(|c| c.is_ready()) => return None,
+        Ok(_) => {}
+        Err(e) => {
+            let text = format!(
+                "Docker is not reachable ({e:#}); the control room will connect when it is"
+            );
+            eprintln!("ms-tui: {text}");
+            tracing::warn!("{text}");
+            return Some(text);
+        }
+    }
+    println!("==> the stack is not running; bringing it up (ms-tui up)");
+    match stack::up(options, print_progress).await {
+        Ok(_) => None,
+        Err(e) => {
+            let text = format!("ms-tui up failed: {e:#}");
+            eprintln!("ms-tui: {text}\n==> opening the control room to look at the stack");
+            tracing::error!("{text}");
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            Some("`ms-tui up` failed; see the logs pane and the app log".into())
+        }
+    }
+}
+
+fn print_progress(progress: stack::Progress) {
+    println!("{progress}");
+}
+
+async fn status(options: &stack::StackOptions) -> anyhow::Result<ExitCode> {
+    let list = stack::status(options).await?;
+    for container in &list {
+        println!("{container}");
+    }
+    let ready = list.iter().filter(|c| c.is_ready()).count();
+    println!("{ready}/{} containers running and healthy", list.len());
+    Ok(if !list.is_empty() && ready == list.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The text after the options in `--help`: keys, environment, files.
+pub fn long_help(log_file: &str) -> String {
+    let mut text = String::from("Keys in the control room:\n");
+    for (section, keys) in HELP {
+        text.push_str(&format!("  {section}\n"));
+        for (key, meaning) in *keys {
+            text.push_str(&format!("    {key:<20} {meaning}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nEnvironment:\n  \
+         {:<16} the app's log filter (default: info), e.g. debug or info,ms_tui=debug\n  \
+         {:<16} the app's log file (now: {log_file})\n  \
+         {:<16} the Docker engine's socket (unix://…; default /var/run/docker.sock)\n\
+         \nThe app logs to its pane and to the file, never to the terminal. Only containers\n\
+         labelled ms-tui.project=ms-tui are shown or touched.\n",
+        logging::FILTER_ENV,
+        logging::FILE_ENV,
+        "DOCKER_HOST",
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_keys_env_and_log_file() {
+        let text = long_help("/tmp/x.log");
+        for needle in [
+            "kill",
+            "Ctrl-c",
+            "MS_TUI_LOG",
+            "/tmp/x.log",
+            "DOCKER_HOST",
+            "G, End",
+        ] {
+            assert!(text.contains(needle), "missing {needle}");
+        }
+    }
+
+    #[test]
+    fn demo_and_subcommands_parse() {
+        let cli = Cli::try_parse_from(["ms-tui", "--demo"]).unwrap();
+        assert!(cli.demo && cli.command.is_none());
+        let cli = Cli::try_parse_from(["ms-tui", "down", "--volumes"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Cmd::Down(stack::DownOptions { volumes: true, .. }))
+        ));
+        let cli = Cli::try_parse_from(["ms-tui", "--offline", "--demo"]).unwrap();
+        assert!(cli.up.offline && cli.demo);
+        assert!(Cli::try_parse_from(["ms-tui", "--fps", "0"]).is_err());
+    }
+}

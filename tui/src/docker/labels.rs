@@ -1,0 +1,105 @@
+//! The labels that make a container part of the stack, and the one check every action passes.
+//!
+//! The compose file puts `ms-tui.project=ms-tui`, `ms-tui.service=<name>` and
+//! `ms-tui.mode=sync|async|infra` on every container. The list, the events stream and — again,
+//! right before acting — every lifecycle action require the project label, so nothing else on
+//! the host is ever shown or touched.
+//!
+//! The project's value is a parameter ([`Project`]) rather than a constant so the engine tests
+//! can run the worker on a project of their own, next to the real stack, and prove that the
+//! real stack's containers are then refused like any stranger's.
+
+use std::collections::HashMap;
+
+use crate::app::containers::Group;
+
+pub const PROJECT_KEY: &str = "ms-tui.project";
+/// The stack's project (the compose project name, and the label's value).
+pub const PROJECT: &str = crate::stack::PROJECT;
+pub const SERVICE_KEY: &str = "ms-tui.service";
+pub const MODE_KEY: &str = "ms-tui.mode";
+/// Fallback for the service name when our own label is missing.
+const COMPOSE_SERVICE_KEY: &str = "com.docker.compose.service";
+
+/// The project whose containers the worker shows and acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project(String);
+
+impl Project {
+    pub fn new(name: impl Into<String>) -> Project {
+        Project(name.into())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The engine's label filter (`ms-tui.project=<name>`), for lists and events.
+    pub fn filter(&self) -> String {
+        format!("{PROJECT_KEY}={}", self.0)
+    }
+
+    /// The one ownership test: the project label with this project's value.
+    pub fn owns(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        labels
+            .and_then(|l| l.get(PROJECT_KEY))
+            .is_some_and(|v| *v == self.0)
+    }
+}
+
+impl Default for Project {
+    /// The stack's own project.
+    fn default() -> Project {
+        Project::new(PROJECT)
+    }
+}
+
+/// Group and service name from the labels (falling back to the compose service and then the
+/// container name). A `-sync`/`-async` suffix on the service is dropped: the group says it.
+pub fn identify(labels: Option<&HashMap<String, String>>, name: &str) -> (Group, String) {
+    let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    let group = Group::from_label(get(MODE_KEY));
+    let raw = get(SERVICE_KEY)
+        .or_else(|| get(COMPOSE_SERVICE_KEY))
+        .unwrap_or(name);
+    let service = raw
+        .strip_suffix("-async")
+        .or_else(|| raw.strip_suffix("-sync"))
+        .unwrap_or(raw);
+    (group, service.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_project_label_with_our_value_counts() {
+        let ours = Project::default();
+        assert!(ours.owns(Some(&labels(&[(PROJECT_KEY, PROJECT)]))));
+        assert!(!ours.owns(Some(&labels(&[(PROJECT_KEY, "other")]))));
+        assert!(!ours.owns(Some(&labels(&[("com.docker.compose.project", "ms-tui")]))));
+        assert!(!ours.owns(None));
+        assert!(!Project::new("test").owns(Some(&labels(&[(PROJECT_KEY, PROJECT)]))));
+        assert_eq!(ours.filter(), "ms-tui.project=ms-tui");
+    }
+
+    #[test]
+    fn identity_comes_from_labels_with_fallbacks() {
+        let l = labels(&[(SERVICE_KEY, "email"), (MODE_KEY, "async")]);
+        assert_eq!(identify(Some(&l), "x"), (Group::Async, "email".into()));
+        let l = labels(&[(COMPOSE_SERVICE_KEY, "email-sync"), (MODE_KEY, "sync")]);
+        assert_eq!(identify(Some(&l), "x"), (Group::Sync, "email".into()));
+        assert_eq!(
+            identify(None, "postgres"),
+            (Group::Infra, "postgres".into())
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Where each pane goes, as pure geometry (so `update` can know the logs pane's page size
+//! without drawing).
+//!
+//! ```text
+//! ┌ Scenarios ──────┬ Latency  sync | async ─────┬ Queues ────────┐  top band: part 2
+//! ├ Containers ─────┴──────┬ Logs ───────────────┴────────────────┤
+//! │ sync / async / infra   │ all services interleaved, or one     │
+//! │                        ├ ms-tui log ──────────────────────────┤
+//! │                        │ the app's own log (also in a file)   │
+//! └────────────────────────┴──────────────────────────────────────┘
+//!  status line: Docker, broker, counts, last action, key hints
+//! ```
+//!
+//! The top band holds part 2's scenario, latency and queue panes; on a terminal too short for
+//! it and a usable containers table, it folds away and the operations panes take the height.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+/// Terminal rows below which the top band folds away.
+pub const TOP_BAND_MIN_HEIGHT: u16 = 30;
+/// The top band's height when shown (8 scenarios plus borders).
+pub const TOP_BAND_HEIGHT: u16 = 10;
+/// Width of the containers pane on a wide terminal: the table's columns, no more.
+pub const CONTAINERS_WIDTH: u16 = 55;
+
+/// The rectangle of every pane; an empty `Rect` means the pane is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub scenarios: Rect,
+    pub latency: Rect,
+    pub queues: Rect,
+    pub containers: Rect,
+    pub logs: Rect,
+    pub app_log: Rect,
+    pub status: Rect,
+}
+
+pub fn areas(screen: Rect) -> Areas {
+    let [main, status] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(screen);
+    let top_height = if screen.height >= TOP_BAND_MIN_HEIGHT {
+        TOP_BAND_HEIGHT
+    } else {
+        0
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(main);
+    let [scenarios, latency, queues] = Layout::horizontal([
+        Constraint::Percentage(28),
+        Constraint::Percentage(44),
+        Constraint::Percentage(28),
+    ])
+    .areas(top);
+    let left = if screen.width >= 2 * CONTAINERS_WIDTH {
+        Constraint::Length(CONTAINERS_WIDTH)
+    } else {
+        Constraint::Percentage(50)
+    };
+    let [containers, right] = Layout::horizontal([left, Constraint::Fill(1)]).areas(bottom);
+    let app_log_height = if right.height >= 20 { 6 } else { 4 };
+    let [logs, app_log] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(app_log_height)]).areas(right);
+    Areas {
+        scenarios,
+        latency,
+        queues,
+        containers,
+        logs,
+        app_log,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pane_has_room_on_a_common_terminal() {
+        let a = areas(Rect::new(0, 0, 120, 40));
+        assert_eq!(a.status, Rect::new(0, 39, 120, 1));
+        assert_eq!(a.scenarios.height, TOP_BAND_HEIGHT);
+        assert_eq!(a.containers.width, CONTAINERS_WIDTH);
+        assert!(a.logs.height >= 20, "{:?}", a.logs);
+        assert!(a.app_log.height >= 4);
+    }
+
+    #[test]
+    fn the_top_band_folds_on_a_short_terminal() {
+        let a = areas(Rect::new(0, 0, 80, 24));
+        assert_eq!(a.scenarios.height, 0);
+        assert_eq!(a.containers.height, 23);
+        assert_eq!(a.containers.width, 40);
+    }
+}

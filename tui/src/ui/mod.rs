@@ -1,0 +1,47 @@
+//! `view`: draws the [`State`] and changes nothing. One file per pane; [`layout`] says where
+//! each goes.
+
+pub mod applog;
+pub mod confirm;
+pub mod containers;
+pub mod help;
+pub mod layout;
+pub mod logs;
+pub mod part2;
+pub mod status;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use crate::app::state::{Prompt, State};
+
+/// Draws one frame.
+pub fn view(state: &State, frame: &mut Frame) {
+    let screen = frame.area();
+    let areas = layout::areas(screen);
+    part2::draw_scenarios(frame, areas.scenarios);
+    part2::draw_latency(frame, areas.latency);
+    part2::draw_queues(frame, areas.queues);
+    containers::draw(frame, areas.containers, state);
+    logs::draw(frame, areas.logs, state);
+    applog::draw(frame, areas.app_log);
+    status::draw(frame, areas.status, state);
+    match &state.prompt {
+        Prompt::Help => help::draw(frame, screen),
+        Prompt::Confirm { target, action } => confirm::draw(frame, screen, target, *action),
+        Prompt::None | Prompt::Filter { .. } => {}
+    }
+}
+
+/// A `width` × `height` rectangle in the middle of `screen`, shrunk to fit.
+pub fn centered(screen: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(screen.width);
+    let height = height.min(screen.height);
+    Rect::new(
+        screen.x + (screen.width - width) / 2,
+        screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    )
+}
