@@ -22,12 +22,34 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-bash scripts/test-infra.sh up
+started=$SECONDS
+phase() { echo "[test] $(date -u +%H:%M:%S) +$((SECONDS - started))s $*" >&2; }
+
+# The broker and database boot (mostly waiting) while the tests compile (mostly CPU).
+phase "starting test infrastructure in the background; building the tests"
+infra_log=$(mktemp)
+bash scripts/test-infra.sh up >"$infra_log" 2>&1 &
+infra_pid=$!
+build_status=0
+cargo test --workspace --locked --no-run "$@" || build_status=$?
+infra_status=0
+wait "$infra_pid" || infra_status=$?
+cat "$infra_log" >&2
+rm -f "$infra_log"
+if [ "$build_status" != 0 ]; then
+    phase "the tests did not build (status $build_status)"
+    exit "$build_status"
+fi
+if [ "$infra_status" != 0 ]; then
+    phase "the test infrastructure did not start (status $infra_status)"
+    exit "$infra_status"
+fi
 eval "$(bash scripts/test-infra.sh env)"
 
+phase "running the tests"
 status=0
 # Each test starts several service processes; on 2 cores more than 3 at once starves them.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-3}
 cargo test --workspace --locked --no-fail-fast "$@" || status=$?
-echo "[test] cargo test exited with status $status" >&2
+phase "cargo test exited with status $status"
 exit "$status"

@@ -32,6 +32,28 @@ pub async fn connect(
     Ok(pool)
 }
 
+/// Whether `err` says the database was unreachable or overloaded rather than that the
+/// statement was wrong: the same statement may well succeed later.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection), 53 (insufficient resources), 57P (server shutting
+        // down or starting), and the two conflicts a retry resolves: serialization, deadlock.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
+    }
+}
+
 /// Connects, retrying while the server is not up yet (containers start in any order).
 pub async fn connect_with_retry(
     url: &str,

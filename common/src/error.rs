@@ -70,6 +70,16 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+/// So a handler's failure keeps its status inside an `anyhow` chain (a consumer tells a
+/// 503, worth retrying, from a bad message).
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "detail": self.detail, "correlation_id": correlation::current() });
@@ -110,11 +120,10 @@ impl From<QueryRejection> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::unavailable(format!("database unavailable: {err}"))
-            }
-            other => Self::internal(other),
+        if crate::db::is_transient(&err) {
+            Self::unavailable(format!("database unavailable: {err}"))
+        } else {
+            Self::internal(err)
         }
     }
 }

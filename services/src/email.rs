@@ -376,7 +376,7 @@ async fn on_notification(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let notification: Notification = incoming.json()?;
     let stored = store_notification(&ctx, &notification)
         .await
-        .map_err(|e| anyhow::anyhow!("storing a notification: {}", e.detail))?;
+        .map_err(|e| anyhow::Error::new(e).context("storing a notification"))?;
     if !stored {
         incoming.note_duplicate();
     }

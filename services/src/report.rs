@@ -207,7 +207,7 @@ async fn run_job(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     }
     let done = compute_off_runtime(&ctx, job.job_id.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("report computation failed: {}", e.detail))?;
+        .map_err(|e| anyhow::Error::new(e).context("report computation failed"))?;
     let mut tx = ctx.db.begin().await?;
     if !db::claim_event(&mut tx, WORKER, &incoming.event_id).await? {
         incoming.note_duplicate();

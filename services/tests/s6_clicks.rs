@@ -146,7 +146,7 @@ async fn every_accepted_click_is_stored_across_a_consumer_crash() {
         .await;
     let pid = first.pid().unwrap().to_string();
     let crash = async {
-        wait_for("100 clicks stored", Duration::from_secs(20), || async {
+        wait_for("100 clicks stored", Duration::from_secs(90), || async {
             (stored(&first).await >= 100).then_some(())
         })
         .await;
@@ -167,7 +167,9 @@ async fn every_accepted_click_is_stored_across_a_consumer_crash() {
 
     let total = wait_for(
         "every accepted click stored",
-        Duration::from_secs(30),
+        // This bounds loss, not speed: 800 clicks through a 5-connection pool on a 2-core
+        // host running other tests took 32 s alone and several minutes under contention.
+        Duration::from_secs(120),
         || async {
             let n = stored(&second).await;
             (n >= accepted && world.queue_depth("click_tracked_queue").await == Some(0))

@@ -153,7 +153,10 @@ async fn sync_checkout_blocks_through_payment_and_mail() {
 #[tokio::test]
 async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
     let world = World::new("s7-async").await;
-    let p = pipeline(&world, "async", 500, 1000).await;
+    // Payment is slow on purpose: an answer faster than it cannot have waited for it, with a
+    // margin a loaded CI host (answers of 2 s seen) does not eat.
+    let payment_ms = 4000;
+    let p = pipeline(&world, "async", payment_ms, 1500).await;
     let mut completions = world.completions().await;
     let cid = unique("cid");
     let buyer = format!("{}@example.com", unique("buyer"));
@@ -164,10 +167,9 @@ async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
         .await;
     assert_eq!(reply.status, 202, "{reply:?}");
     assert_eq!(reply.body["status"], "pending");
-    // Before payment (500 ms) and mail (1000 ms) could both have run.
     assert!(
-        reply.elapsed < Duration::from_millis(1500),
-        "took {:?}",
+        reply.elapsed < Duration::from_millis(payment_ms),
+        "took {:?}: the reply waited for payment",
         reply.elapsed
     );
     assert!(reply.body["processing_duration_ms"].is_i64(), "{reply:?}");
@@ -175,7 +177,7 @@ async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
 
     // Observed live, not only in the history: the status endpoint shows `paid` in between.
     let mut seen: Vec<String> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         let r = p.order.get(&format!("/orders/{id}/status")).await;
         let s = r.body["status"].as_str().unwrap_or_default().to_owned();
@@ -187,7 +189,7 @@ async fn async_checkout_answers_at_once_and_moves_pending_paid_confirmed() {
         }
         assert!(
             Instant::now() < deadline,
-            "not confirmed within 10 s; seen {seen:?}"
+            "not confirmed within 30 s; seen {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };

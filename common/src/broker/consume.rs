@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use axum::http::StatusCode;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::topology::{DEFAULT_EXCHANGE, dead_letter_queue, retry_queue};
-use super::{Broker, FAILURE_HEADER, Link, Outgoing, RETRY_HEADER, retry_count};
+use super::{Broker, FAILURE_HEADER, Link, Outgoing, PublishError, RETRY_HEADER, retry_count};
 use crate::config::Settings;
 use crate::correlation;
 
@@ -282,10 +283,14 @@ fn failed_copy(
     correlation_id: String,
     err: &anyhow::Error,
 ) -> Outgoing<'static> {
+    // An outage is not the message's fault: it is retried without spending an attempt, so a
+    // database down for longer than the retry budget parks nothing in the DLQ.
+    let transient = is_transient(err);
     // Without an id a retry could not be recognised as a duplicate: no retries, straight to the DLQ.
-    let retry = attempt < options.max_retries && event_id.is_some();
+    let retry = event_id.is_some() && (transient || attempt < options.max_retries);
+    let attempts = if transient { attempt } else { attempt + 1 };
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(RETRY_HEADER.into(), AMQPValue::LongUInt(attempt + 1));
+    headers.insert(RETRY_HEADER.into(), AMQPValue::LongUInt(attempts));
     headers.insert(
         FAILURE_HEADER.into(),
         AMQPValue::LongString(format!("{err:#}").into()),
@@ -304,5 +309,43 @@ fn failed_copy(
         headers,
         expiration: retry.then(|| options.retry_delay * (attempt + 1)),
         persistent: true,
+    }
+}
+
+/// Whether the failure lies with a dependency (database, broker, a 503/504 answer) rather
+/// than with the message: the same message may succeed once the dependency is back.
+fn is_transient(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        if let Some(db) = cause.downcast_ref::<sqlx::Error>() {
+            return crate::db::is_transient(db);
+        }
+        if let Some(api) = cause.downcast_ref::<crate::ApiError>() {
+            return api.status.is_server_error() && api.status != StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        cause.is::<PublishError>() || cause.is::<lapin::Error>()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_transient_and_bad_messages_are_not() {
+        let pool = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("storing a click");
+        assert!(is_transient(&pool));
+        let down = anyhow::Error::new(crate::ApiError::unavailable("database unavailable"))
+            .context("storing a notification");
+        assert!(is_transient(&down));
+        assert!(is_transient(&anyhow::Error::new(PublishError::Nacked)));
+
+        let bad_json = serde_json::from_str::<u32>("nope").map_err(anyhow::Error::new);
+        assert!(!is_transient(&bad_json.unwrap_err()));
+        assert!(!is_transient(&anyhow!(
+            "saga payment was claimed but not recorded"
+        )));
+        let bug = anyhow::Error::new(crate::ApiError::internal("boom"));
+        assert!(!is_transient(&bug));
+        assert!(!is_transient(&anyhow::Error::new(sqlx::Error::RowNotFound)));
     }
 }
