@@ -44,7 +44,11 @@ impl Schedule {
 }
 
 fn clamp(rate: f64) -> f64 {
-    if rate.is_finite() { rate.max(0.01) } else { 0.01 }
+    if rate.is_finite() {
+        rate.max(0.01)
+    } else {
+        0.01
+    }
 }
 
 #[cfg(test)]
