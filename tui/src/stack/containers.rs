@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn sorts_infra_sync_async_gateway_then_port() {
-        let mut list = vec![
+        let mut list = [
             container("infra", "9000", "running", Health::Healthy),
             container("async", "8101", "running", Health::Healthy),
             container("sync", "8002", "running", Health::Healthy),
