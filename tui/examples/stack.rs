@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 use ms_tui::stack::{self, DownOptions, StackOptions, UpOptions};
 
 #[derive(Parser)]
-#[command(name = "stack", about = "Bring the ms-tui Docker stack up or down, or show it")]
+#[command(
+    name = "stack",
+    about = "Bring the ms-tui Docker stack up or down, or show it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

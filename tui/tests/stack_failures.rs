@@ -101,20 +101,23 @@ mod on_the_running_stack {
         payment.start().await;
         stack.wait_healthy(Duration::from_secs(60)).await;
         let ok = stack.post(&sync_checkout, &checkout_body()).await;
-        assert_eq!(ok.status, 200, "sync checkout after payment is back: {}", ok.text);
+        assert_eq!(
+            ok.status, 200,
+            "sync checkout after payment is back: {}",
+            ok.text
+        );
         assert_eq!(ok.body["status"], "confirmed", "{}", ok.text);
         let accepted = stack.post(&async_checkout, &checkout_body()).await;
         assert_eq!(accepted.status, 202, "{}", accepted.text);
-        let id = accepted.body["id"].as_i64().unwrap_or_else(|| {
-            panic!("async checkout answer has no id: {}", accepted.text)
-        });
-        let order = format!(
-            "{}/orders/{id}",
-            stack.base(Service::Order, Mode::Async)
-        );
-        eventually(Duration::from_secs(30), "the async order is confirmed", || async {
-            (stack.get(&order).await.body["status"] == "confirmed").then_some(())
-        })
+        let id = accepted.body["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("async checkout answer has no id: {}", accepted.text));
+        let order = format!("{}/orders/{id}", stack.base(Service::Order, Mode::Async));
+        eventually(
+            Duration::from_secs(30),
+            "the async order is confirmed",
+            || async { (stack.get(&order).await.body["status"] == "confirmed").then_some(()) },
+        )
         .await;
     }
 
@@ -123,9 +126,11 @@ mod on_the_running_stack {
         let _turn = TURN.lock().await;
         let stack = Stack::healthy().await;
         let queue = topology::USER_REGISTERED;
-        eventually(Duration::from_secs(60), "the e-mail queue is empty to begin with", || async {
-            (stack.queue_depth(queue).await == 0).then_some(())
-        })
+        eventually(
+            Duration::from_secs(60),
+            "the e-mail queue is empty to begin with",
+            || async { (stack.queue_depth(queue).await == 0).then_some(()) },
+        )
         .await;
 
         let email = stack.stop("email", "async").await;
@@ -135,7 +140,11 @@ mod on_the_running_stack {
             .collect();
         for address in &addresses {
             let reply = stack.post(&register, &json!({ "email": address })).await;
-            assert_eq!(reply.status, 202, "register while email is down: {}", reply.text);
+            assert_eq!(
+                reply.status, 202,
+                "register while email is down: {}",
+                reply.text
+            );
         }
         // Confirmed publishes are counted at once; a short wait shows nothing else moves them.
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -147,9 +156,11 @@ mod on_the_running_stack {
 
         email.start().await;
         let drained_from = Instant::now();
-        eventually(Duration::from_secs(90), "the e-mail queue drains to 0", || async {
-            (stack.queue_depth(queue).await == 0).then_some(())
-        })
+        eventually(
+            Duration::from_secs(90),
+            "the e-mail queue drains to 0",
+            || async { (stack.queue_depth(queue).await == 0).then_some(()) },
+        )
         .await;
         println!(
             "{queue} drained {:.1} s after email-async was started",
@@ -163,9 +174,11 @@ mod on_the_running_stack {
             )
         };
         for address in &addresses {
-            eventually(Duration::from_secs(30), "the e-mail is recorded", || async {
-                (stack.get(&sent(address)).await.body["count"] == 1).then_some(())
-            })
+            eventually(
+                Duration::from_secs(30),
+                "the e-mail is recorded",
+                || async { (stack.get(&sent(address)).await.body["count"] == 1).then_some(()) },
+            )
             .await;
         }
         // Exactly once: nothing arrives later (no redelivery has a second effect).
@@ -185,7 +198,12 @@ mod on_the_running_stack {
             .await
             .into_iter()
             .filter(|c| c.service != "rabbitmq")
-            .map(|c| (c.compose_service.clone(), (c.restart_count, c.started_at.clone())))
+            .map(|c| {
+                (
+                    c.compose_service.clone(),
+                    (c.restart_count, c.started_at.clone()),
+                )
+            })
             .collect();
 
         let rabbitmq = stack.stop("rabbitmq", "infra").await;
@@ -213,14 +231,20 @@ mod on_the_running_stack {
 
         rabbitmq.start().await;
         let rabbit = stack.container("rabbitmq", "infra").await;
-        let broker_back = eventually(Duration::from_secs(180), "RabbitMQ is healthy again", || {
-            let docker = &stack.docker;
-            let rabbit = &rabbit;
-            async move {
-                let now = ms_tui::stack::containers::refresh(docker, rabbit).await.ok()?;
-                now.is_ready().then(Instant::now)
-            }
-        })
+        let broker_back = eventually(
+            Duration::from_secs(180),
+            "RabbitMQ is healthy again",
+            || {
+                let docker = &stack.docker;
+                let rabbit = &rabbit;
+                async move {
+                    let now = ms_tui::stack::containers::refresh(docker, rabbit)
+                        .await
+                        .ok()?;
+                    now.is_ready().then(Instant::now)
+                }
+            },
+        )
         .await;
         for (id, method, url, body) in async_requests(&stack) {
             let recovered = eventually(

@@ -73,7 +73,10 @@ const EXAMPLES: &[Example] = &[
         method: "POST",
         path: "/process_payment",
         body: Some(r#"{"order_id": 123, "amount": 100.0}"#),
-        sync: expect(200, &["status=success", "transaction_id", "amount", "order_id"]),
+        sync: expect(
+            200,
+            &["status=success", "transaction_id", "amount", "order_id"],
+        ),
         asynchronous: expect(202, &["payment_id", "status=processing", "message"]),
         follow_up: FollowUp::None,
     },
@@ -96,7 +99,12 @@ const EXAMPLES: &[Example] = &[
         sync: expect(200, &["id=1", "name=Updated Laptop", "stock=75", "message"]),
         asynchronous: expect(
             200,
-            &["id=1", "name=Updated Laptop", "stock=75", "event_published=true"],
+            &[
+                "id=1",
+                "name=Updated Laptop",
+                "stock=75",
+                "event_published=true",
+            ],
         ),
         follow_up: FollowUp::None,
     },
@@ -108,7 +116,12 @@ const EXAMPLES: &[Example] = &[
         body: Some(r#"{"report_type": "monthly"}"#),
         sync: expect(
             200,
-            &["status=completed", "report_type=monthly", "report_hash", "computation_time_seconds"],
+            &[
+                "status=completed",
+                "report_type=monthly",
+                "report_hash",
+                "computation_time_seconds",
+            ],
         ),
         asynchronous: expect(202, &["job_id", "status=queued", "message"]),
         follow_up: FollowUp::Job,
@@ -121,7 +134,11 @@ const EXAMPLES: &[Example] = &[
         body: Some(r#"{"product_id": 1, "quantity": 1}"#),
         sync: expect(
             400,
-            &["detail.compensation_executed=true", "detail.message", "detail.order_id"],
+            &[
+                "detail.compensation_executed=true",
+                "detail.message",
+                "detail.order_id",
+            ],
         ),
         asynchronous: expect(202, &["id", "product_id=1", "quantity=1", "status=pending"]),
         follow_up: FollowUp::OrderFails,
@@ -156,11 +173,23 @@ const EXAMPLES: &[Example] = &[
         ),
         sync: expect(
             200,
-            &["order_id", "user_id=user123", "items", "status=confirmed", "total_amount"],
+            &[
+                "order_id",
+                "user_id=user123",
+                "items",
+                "status=confirmed",
+                "total_amount",
+            ],
         ),
         asynchronous: expect(
             200,
-            &["order_id", "user_id=user123", "items", "status=confirmed", "total_amount"],
+            &[
+                "order_id",
+                "user_id=user123",
+                "items",
+                "status=confirmed",
+                "total_amount",
+            ],
         ),
         follow_up: FollowUp::None,
     },
@@ -190,10 +219,25 @@ const EXAMPLES: &[Example] = &[
         method: "GET",
         path: "/products/prod001",
         body: None,
-        sync: expect(200, &["product_id=prod001", "name=Laptop", "price", "stock", "category"]),
+        sync: expect(
+            200,
+            &[
+                "product_id=prod001",
+                "name=Laptop",
+                "price",
+                "stock",
+                "category",
+            ],
+        ),
         asynchronous: expect(
             200,
-            &["product_id=prod001", "name=Laptop", "price", "stock", "category"],
+            &[
+                "product_id=prod001",
+                "name=Laptop",
+                "price",
+                "stock",
+                "category",
+            ],
         ),
         follow_up: FollowUp::None,
     },
@@ -340,15 +384,21 @@ async fn follow_up(
         FollowUp::Job => {
             let job = reply.body["job_id"].as_str()?;
             let status = stack.get(&format!("{base}/jobs/{job}")).await;
-            (status.status != 200 || status.body["job_id"] != job)
-                .then(|| format!("{route}: GET /jobs/{job}: {} {}", status.status, status.text))
+            (status.status != 200 || status.body["job_id"] != job).then(|| {
+                format!(
+                    "{route}: GET /jobs/{job}: {} {}",
+                    status.status, status.text
+                )
+            })
         }
         FollowUp::OrderFails => {
             let id = reply.body["id"].as_i64()?;
             let url = format!("{base}/orders/{id}");
-            eventually(Duration::from_secs(30), "the async saga order ends failed", || async {
-                (stack.get(&url).await.body["status"] == "failed").then_some(())
-            })
+            eventually(
+                Duration::from_secs(30),
+                "the async saga order ends failed",
+                || async { (stack.get(&url).await.body["status"] == "failed").then_some(()) },
+            )
             .await;
             None
         }
@@ -449,13 +499,19 @@ mod on_the_running_stack {
                 checkout.text
             );
         }
-        let id = checkout.body["id"].as_i64().unwrap_or_else(|| panic!("no id: {}", checkout.text));
-        let order = stack.get(&format!("http://127.0.0.1:9000/api/orders/{id}")).await;
+        let id = checkout.body["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no id: {}", checkout.text));
+        let order = stack
+            .get(&format!("http://127.0.0.1:9000/api/orders/{id}"))
+            .await;
         assert_eq!(order.status, 200, "{}", order.text);
         let status_url = format!("http://127.0.0.1:9000/api/orders/{id}/status");
-        eventually(Duration::from_secs(30), "the order is confirmed (004's flow)", || async {
-            (stack.get(&status_url).await.body["status"] == "confirmed").then_some(())
-        })
+        eventually(
+            Duration::from_secs(30),
+            "the order is confirmed (004's flow)",
+            || async { (stack.get(&status_url).await.body["status"] == "confirmed").then_some(()) },
+        )
         .await;
     }
 
@@ -468,7 +524,10 @@ mod on_the_running_stack {
                 let response = stack
                     .http
                     .get(format!("http://127.0.0.1:15672{path}"))
-                    .basic_auth(stack.env.rabbitmq_user(), Some(stack.env.rabbitmq_password()))
+                    .basic_auth(
+                        stack.env.rabbitmq_user(),
+                        Some(stack.env.rabbitmq_password()),
+                    )
                     .send()
                     .await
                     .unwrap_or_else(|err| panic!("management {path}: {err}"));
@@ -485,7 +544,10 @@ mod on_the_running_stack {
             .as_array()
             .map(|q| q.iter().filter_map(|q| q["name"].as_str()).collect())
             .unwrap_or_default();
-        assert!(names.contains(&"user_registered_queue"), "queues: {names:?}");
+        assert!(
+            names.contains(&"user_registered_queue"),
+            "queues: {names:?}"
+        );
         let (status, bindings) = get("/api/exchanges/%2F/product_updates/bindings/source").await;
         assert_eq!(status, 200);
         let mut bound: Vec<&str> = bindings

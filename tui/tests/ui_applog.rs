@@ -1,5 +1,8 @@
 //! Snapshot of the app's own log pane, fed through tracing as in the app. One test in its own
 //! binary: tui-logger's buffer is global.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ui_fixtures;
 
@@ -16,6 +19,6 @@ fn the_app_log_pane_shows_what_the_app_logged() {
     tracing::warn!("kill async/email: done");
     tracing::error!("pause sync/user: Docker responded with status code 409");
     tui_logger::move_events();
-    let screen = render(70, 6, |frame, area| ms_tui::ui::applog::draw(frame, area));
+    let screen = render(70, 6, ms_tui::ui::applog::draw);
     insta::assert_snapshot!(screen.backend().to_string());
 }

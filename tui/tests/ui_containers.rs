@@ -1,4 +1,7 @@
 //! Snapshots of the containers pane: groups, states, health, usage, an action in flight, focus.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ui_fixtures;
 

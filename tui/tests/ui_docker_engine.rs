@@ -7,6 +7,9 @@
 //! serve as "outside the project" too. They need a running engine and a local image with
 //! `/bin/sh` (`MS_TUI_TEST_IMAGE`, else the first present of a few usual ones): no registry
 //! is used. Without either the tests FAIL with the reason; they never skip.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;

@@ -8,6 +8,9 @@
 //! Needs tmux and the stack up and healthy (`ms-tui up`; `scripts/test.sh` does it). Without
 //! them the test FAILS with the reason; it never skips. A guard starts async email again
 //! whatever happens.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,4 +1,7 @@
 //! Snapshots of the logs pane: interleaved, one service, a filter, paused, empty, dropped.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ui_fixtures;
 

@@ -1,5 +1,8 @@
 //! Snapshots of the whole screen: the layout with part 2's room, on a common and a small
 //! terminal, before Docker answers and when it is unreachable.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ui_fixtures;
 

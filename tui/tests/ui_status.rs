@@ -1,5 +1,8 @@
 //! Snapshots of the status line: connected with counts and the last outcome, unreachable,
 //! demo mode, the filter prompt.
+// Test code: a setup step that fails should panic with its reason (clippy.toml allows this
+// inside #[test] functions; the harness helpers here are test code too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ui_fixtures;
 

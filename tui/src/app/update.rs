@@ -573,10 +573,15 @@ mod tests {
         let mut s = connected(false, stack());
         assert_eq!(s.containers.selected_index(), Some(0));
         update(&mut s, code(KeyCode::Down));
+        assert_eq!(
+            s.containers.selected().map(|c| c.label()),
+            Some("async/user".to_string()),
+            "sync, async, infra; catalogue order within"
+        );
         update(&mut s, code(KeyCode::Down));
         assert_eq!(
             s.containers.selected().map(|c| c.label()),
-            Some("async/user".to_string())
+            Some("async/email".to_string())
         );
         update(&mut s, code(KeyCode::End));
         assert_eq!(

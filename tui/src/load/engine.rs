@@ -208,8 +208,8 @@ impl Run {
         let correlation_id = format!("load-{unique}");
         let path = scenario::render(request.path, &unique, seq);
         let url = format!("{}{path}", self.spec.base_url);
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .unwrap_or(reqwest::Method::POST);
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut builder = self
             .client
             .request(method, url)

@@ -42,7 +42,10 @@ mod tests {
     #[test]
     fn the_sync_saga_400_is_a_success_but_not_in_async() {
         let s5 = get(ScenarioId::S5);
-        assert_eq!(Outcome::classify(&s5.sync, Some(400)), Outcome::Expected(400));
+        assert_eq!(
+            Outcome::classify(&s5.sync, Some(400)),
+            Outcome::Expected(400)
+        );
         assert_eq!(
             Outcome::classify(&s5.asynchronous, Some(400)),
             Outcome::Unexpected(400)
@@ -56,6 +59,9 @@ mod tests {
         assert_eq!(o, Outcome::Transport);
         assert!(!o.is_success());
         assert_eq!(o.label(), "conn");
-        assert_eq!(Outcome::classify(&s1.asynchronous, Some(503)).label(), "503");
+        assert_eq!(
+            Outcome::classify(&s1.asynchronous, Some(503)).label(),
+            "503"
+        );
     }
 }

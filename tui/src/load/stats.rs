@@ -119,7 +119,9 @@ mod tests {
         }
         let sum = s.summary(Duration::from_secs(10));
         // HdrHistogram with 3 significant figures: within 0.1 %.
-        let near = |d: Duration, want: u64| (d.as_secs_f64() * 1000.0 - want as f64).abs() <= want as f64 * 0.001 + 1.0;
+        let near = |d: Duration, want: u64| {
+            (d.as_secs_f64() * 1000.0 - want as f64).abs() <= want as f64 * 0.001 + 1.0
+        };
         assert!(near(sum.p50, 500), "{:?}", sum.p50);
         assert!(near(sum.p95, 950), "{:?}", sum.p95);
         assert!(near(sum.p99, 990), "{:?}", sum.p99);

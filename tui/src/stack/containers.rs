@@ -172,7 +172,9 @@ pub async fn volumes(docker: &Docker) -> anyhow::Result<Vec<String>> {
         "label".to_owned(),
         vec![format!("{COMPOSE_PROJECT}={PROJECT}")],
     )]);
-    let options = ListVolumesOptionsBuilder::default().filters(&filters).build();
+    let options = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
     let response = docker
         .list_volumes(Some(options))
         .await
@@ -196,7 +198,10 @@ pub async fn find(docker: &Docker, service: &str, mode: &str) -> anyhow::Result<
 }
 
 /// The container as it is now (for a container found through [`list`] or [`find`]).
-pub async fn refresh(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<ContainerStatus> {
+pub async fn refresh(
+    docker: &Docker,
+    container: &ContainerStatus,
+) -> anyhow::Result<ContainerStatus> {
     inspect(docker, &container.id).await
 }
 
@@ -233,16 +238,13 @@ async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
         .into_iter()
         .flat_map(|(inner, bindings)| {
             let inner = inner.trim_end_matches("/tcp").to_owned();
-            bindings
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |b| {
-                    format!(
-                        "{}:{}->{inner}",
-                        b.host_ip.unwrap_or_default(),
-                        b.host_port.unwrap_or_default()
-                    )
-                })
+            bindings.unwrap_or_default().into_iter().map(move |b| {
+                format!(
+                    "{}:{}->{inner}",
+                    b.host_ip.unwrap_or_default(),
+                    b.host_port.unwrap_or_default()
+                )
+            })
         })
         .collect();
     ports.sort();
@@ -279,7 +281,11 @@ fn is_not_found(err: &anyhow::Error) -> bool {
 }
 
 /// `docker stop`: SIGTERM, then SIGKILL after `grace_secs`. Docker will not restart it.
-pub async fn stop(docker: &Docker, container: &ContainerStatus, grace_secs: i32) -> anyhow::Result<()> {
+pub async fn stop(
+    docker: &Docker,
+    container: &ContainerStatus,
+    grace_secs: i32,
+) -> anyhow::Result<()> {
     let options = StopContainerOptionsBuilder::default().t(grace_secs).build();
     docker
         .stop_container(&container.id, Some(options))
@@ -289,7 +295,9 @@ pub async fn stop(docker: &Docker, container: &ContainerStatus, grace_secs: i32)
 
 /// `docker kill`: SIGKILL at once. Docker will not restart it either.
 pub async fn kill(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<()> {
-    let options = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
+    let options = KillContainerOptionsBuilder::default()
+        .signal("SIGKILL")
+        .build();
     docker
         .kill_container(&container.id, Some(options))
         .await
@@ -363,7 +371,7 @@ mod tests {
 
     #[test]
     fn sorts_infra_sync_async_gateway_then_port() {
-        let mut list = vec![
+        let mut list = [
             container("infra", "9000", "running", Health::Healthy),
             container("async", "8101", "running", Health::Healthy),
             container("sync", "8002", "running", Health::Healthy),
@@ -374,7 +382,13 @@ mod tests {
         let order: Vec<_> = list.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             order,
-            ["n-infra-5672", "n-infra-9000", "n-sync-8001", "n-sync-8002", "n-async-8101"]
+            [
+                "n-infra-5672",
+                "n-infra-9000",
+                "n-sync-8001",
+                "n-sync-8002",
+                "n-async-8101"
+            ]
         );
     }
 }

@@ -34,8 +34,9 @@ pub struct StackEnv {
 impl StackEnv {
     /// Reads `path`; fails when a required variable is missing or still a placeholder.
     pub fn load(path: &Path) -> anyhow::Result<StackEnv> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {} (run `ms-tui up` to create it)", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("reading {} (run `ms-tui up` to create it)", path.display())
+        })?;
         let env = StackEnv {
             path: path.to_owned(),
             vars: parse(&text),
@@ -162,11 +163,7 @@ pub enum EnvAction {
 /// Makes sure `env_path` exists: created from `example` with a fresh random value for every
 /// placeholder. `infra`, when given, is written as `MS_INFRA_IMAGES` (created or changed), so
 /// the choice sticks for later runs and for plain compose.
-pub fn ensure(
-    env_path: &Path,
-    example: &Path,
-    infra: Option<&str>,
-) -> anyhow::Result<EnvAction> {
+pub fn ensure(env_path: &Path, example: &Path, infra: Option<&str>) -> anyhow::Result<EnvAction> {
     let (text, mut action) = match std::fs::read_to_string(env_path) {
         Ok(text) => (text, EnvAction::Kept),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

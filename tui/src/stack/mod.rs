@@ -209,7 +209,10 @@ pub struct UpReport {
 
 /// Brings the stack up from nothing: writes `compose/.env` if missing, builds the missing
 /// images, runs `compose up -d`, and waits until every container is running and healthy.
-pub async fn up(options: &UpOptions, mut progress: impl FnMut(Progress)) -> anyhow::Result<UpReport> {
+pub async fn up(
+    options: &UpOptions,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<UpReport> {
     let progress: &mut dyn FnMut(Progress) = &mut progress;
     let began = Instant::now();
     let layout = Layout::discover(options.stack.root.as_deref())?;
@@ -353,7 +356,10 @@ fn not_healthy_message(list: &[ContainerStatus], timeout: u64) -> String {
 }
 
 /// Stops and removes the project's containers and network; the volumes only when asked.
-pub async fn down(options: &DownOptions, mut progress: impl FnMut(Progress)) -> anyhow::Result<Duration> {
+pub async fn down(
+    options: &DownOptions,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<Duration> {
     let began = Instant::now();
     let layout = Layout::discover(options.stack.root.as_deref())?;
     let compose = Compose::detect().await?;
