@@ -312,7 +312,7 @@ fn failed_copy(
     }
 }
 
-/// Whether the failure lies with a dependency (database, broker, a 503/504 answer) rather
+/// Whether the failure lies with a dependency (database, broker, a 502/503/504 answer) rather
 /// than with the message: the same message may succeed once the dependency is back.
 fn is_transient(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -320,7 +320,12 @@ fn is_transient(err: &anyhow::Error) -> bool {
             return crate::db::is_transient(db);
         }
         if let Some(api) = cause.downcast_ref::<crate::ApiError>() {
-            return api.status.is_server_error() && api.status != StatusCode::INTERNAL_SERVER_ERROR;
+            return matches!(
+                api.status,
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            );
         }
         cause.is::<PublishError>() || cause.is::<lapin::Error>()
     })
