@@ -1,5 +1,6 @@
 //! The command line: `ms-tui` opens the control room (bringing the stack up first when it is
-//! not running), `ms-tui up | down | status` manage the stack without it.
+//! not running), `ms-tui up | down | status` manage the stack without it, `ms-tui load` drives
+//! load headless.
 //!
 //! `--help` answers the questions a first-time user has: the keys (from the keymap's own
 //! table), the environment variables, where the log file is.
@@ -9,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::app::keys::HELP;
 use std::process::ExitCode;
 
-use crate::{app, logging, stack};
+use crate::{app, broker, load, logging, stack};
 
 /// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
 /// (RabbitMQ) microservices behave under the same flows, load and failures.
@@ -36,6 +37,10 @@ pub struct Cli {
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..=60))]
     pub fps: u16,
 
+    /// Host of the stack's published ports, where fires and load are sent.
+    #[arg(long, env = "MS_TUI_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
     /// How the stack is brought up when it is not running (as `ms-tui up`).
     #[command(flatten)]
     pub up: stack::UpOptions,
@@ -50,6 +55,9 @@ pub enum Cmd {
     Down(stack::DownOptions),
     /// List the stack's containers with state and health; exit 1 unless all are healthy.
     Status(stack::StackOptions),
+    /// Open-model load on one scenario without the control room (coordinated-omission
+    /// corrected, like `oha --latency-correction`); exit 1 when any answer was unexpected.
+    Load(load::headless::LoadArgs),
 }
 
 /// Parses the command line with the generated help text and runs the chosen command.
@@ -70,6 +78,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Status(options)) => status(&options).await,
+        Some(Cmd::Load(args)) => load::headless::run(args).await,
         None => {
             let notice = if cli.no_up {
                 None
@@ -79,6 +88,8 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             let options = app::run::Options {
                 demo: cli.demo,
                 fps: cli.fps,
+                host: cli.host.clone(),
+                broker: broker::BrokerSettings::discover(&cli.up.stack),
             };
             app::run(options, notice).await?;
             Ok(ExitCode::SUCCESS)
@@ -146,12 +157,16 @@ pub fn long_help(log_file: &str) -> String {
         "\nEnvironment:\n  \
          {:<16} the app's log filter (default: info), e.g. debug or info,ms_tui=debug\n  \
          {:<16} the app's log file (now: {log_file})\n  \
-         {:<16} the Docker engine's socket (unix://…; default /var/run/docker.sock)\n\
+         {:<16} the Docker engine's socket (unix://…; default /var/run/docker.sock)\n  \
+         {:<16} the broker the queue pane probes (default: the stack's, account from compose/.env)\n  \
+         {:<16} its management API, for unacked counts and rates (default http://127.0.0.1:15672)\n\
          \nThe app logs to its pane and to the file, never to the terminal. Only containers\n\
          labelled ms-tui.project=ms-tui are shown or touched.\n",
         logging::FILTER_ENV,
         logging::FILE_ENV,
         "DOCKER_HOST",
+        broker::AMQP_URL_ENV,
+        broker::MGMT_URL_ENV,
     ));
     text
 }

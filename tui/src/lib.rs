@@ -1,23 +1,26 @@
 //! ms-tui: a terminal control room over the sync and async stacks.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `--demo`, `--help`).
+//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `load`, `--demo`, `--help`).
 //! - [`stack`]: the Docker stack of `compose/` — bring it up (building what is missing, waiting
 //!   for health) and down, report its status. `ms-tui up|down|status` and the control room's
 //!   start-up share this code.
 //! - [`app`]: the interactive control room (Elm style: one owner of the state, `update` is the
 //!   only writer, `view` only draws; workers talk to it over bounded channels).
 //! - [`ui`]: `view` and one file per pane (containers, logs, status line, help, confirmation,
-//!   the app's own log, part 2's placeholders), plus the layout.
+//!   the app's own log, scenarios, latency, queues), plus the layout.
 //! - [`docker`]: the Docker worker — events, stats and log-follow streams through bollard,
 //!   lifecycle actions guarded by the project label, reconnect with back-off.
 //! - [`terminal`]: raw mode and the alternate screen, restored on exit, panic and Ctrl-C.
 //! - [`logging`]: the app's own log, to the tui-logger pane and a file, never to the terminal.
+//! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates
+//!   from the management API.
 //! - [`load`]: the open-model load engine (intended send times, HdrHistogram per run,
 //!   expected statuses as success), used by the control room and headless.
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod broker;
 pub mod cli;
 pub mod docker;
 pub mod load;

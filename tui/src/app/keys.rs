@@ -32,6 +32,15 @@ pub enum Intent {
     StopStart,
     PauseUnpause,
     Restart,
+    /// `1`–`8`: select that scenario.
+    Scenario(u8),
+    /// `Enter`: fire the selected scenario once in both modes.
+    Fire,
+    /// `l`: start or stop load on the selected scenario.
+    ToggleLoad,
+    /// `+` / `-`: the load rate one step up or down.
+    RateUp,
+    RateDown,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -60,6 +69,11 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('s') => Intent::StopStart,
         KeyCode::Char('p') => Intent::PauseUnpause,
         KeyCode::Char('r') => Intent::Restart,
+        KeyCode::Char(c @ '1'..='8') => Intent::Scenario(c as u8 - b'0'),
+        KeyCode::Enter => Intent::Fire,
+        KeyCode::Char('l') => Intent::ToggleLoad,
+        KeyCode::Char('+') | KeyCode::Char('=') => Intent::RateUp,
+        KeyCode::Char('-') => Intent::RateDown,
         _ => return None,
     })
 }
@@ -80,6 +94,15 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "move in the focused pane (k is kill, not up)",
             ),
             ("PgUp PgDn, Home End", "page / jump in the focused pane"),
+        ],
+    ),
+    (
+        "Scenarios and load",
+        &[
+            ("1 … 8", "select scenario S1 … S8 (its lesson, latency and queues show)"),
+            ("Enter", "fire the selected scenario once, sync and async at the same moment"),
+            ("l", "start / stop load on it (both modes, open model)"),
+            ("+ -", "load rate one step up / down (capped by the catalogue)"),
         ],
     ),
     (
@@ -127,6 +150,15 @@ mod tests {
             Some(Intent::Up)
         );
         assert_eq!(intent(key(KeyCode::Char('p'))), Some(Intent::PauseUnpause));
+    }
+
+    #[test]
+    fn digits_select_scenarios_and_nine_does_nothing() {
+        assert_eq!(intent(key(KeyCode::Char('1'))), Some(Intent::Scenario(1)));
+        assert_eq!(intent(key(KeyCode::Char('8'))), Some(Intent::Scenario(8)));
+        assert_eq!(intent(key(KeyCode::Char('9'))), None);
+        assert_eq!(intent(key(KeyCode::Enter)), Some(Intent::Fire));
+        assert_eq!(intent(key(KeyCode::Char('='))), Some(Intent::RateUp));
     }
 
     #[test]

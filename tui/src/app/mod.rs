@@ -13,11 +13,13 @@
 //! - [`keys`]: the keymap and the help table built from it.
 //! - [`containers`]: the containers table and its selection.
 //! - [`logbuf`]: the bounded log ring and the logs pane's filter and scroll position.
+//! - [`measure`]: the scenario selection, load rate, latency and queue figures.
 //! - [`run`]: the loop — terminal, workers, channels, frame timer.
 
 pub mod containers;
 pub mod keys;
 pub mod logbuf;
+pub mod measure;
 pub mod msg;
 pub mod run;
 pub mod state;

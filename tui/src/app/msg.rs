@@ -3,9 +3,7 @@
 //!
 //! Workers never touch the state: they send a `Msg` on a bounded channel and the app task feeds
 //! it to [`update`](super::update::update), which may answer with `Command`s that the app task
-//! hands to the right worker. Part 2 (scenarios, load, latency, queues) adds its own variants
-//! next to [`Msg::Docker`] — `Msg::Load(..)`, `Msg::Broker(..)` — and its own `Command`s, without
-//! changing the ones here.
+//! hands to the right worker: the Docker worker, the load worker or the broker worker.
 
 use std::time::Duration;
 
@@ -13,6 +11,8 @@ use crossterm::event::KeyEvent;
 
 use super::containers::ContainerInfo;
 use super::logbuf::LogLine;
+use crate::broker::BrokerMsg;
+use crate::load::worker::{LoadCommand, LoadMsg};
 
 /// One input to [`update`](super::update::update).
 #[derive(Debug, Clone)]
@@ -23,6 +23,10 @@ pub enum Msg {
     Resize { width: u16, height: u16 },
     /// Something the Docker worker saw or did.
     Docker(DockerMsg),
+    /// Figures of a running load or a one-shot fire.
+    Load(LoadMsg),
+    /// Queue depths of the selected scenario, or the broker being unreachable.
+    Broker(BrokerMsg),
 }
 
 /// What the Docker worker reports.
@@ -58,11 +62,15 @@ pub enum DockerMsg {
 }
 
 /// A side effect [`update`](super::update::update) asks for; the app task routes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run a lifecycle action on one container. The Docker worker checks the project label
     /// again before acting: the id alone is never trusted.
     Docker { target: Target, action: Action },
+    /// Fire, start, re-rate or stop load (the load worker).
+    Load(LoadCommand),
+    /// Watch these queues from now on (the broker worker).
+    WatchQueues(Vec<String>),
 }
 
 /// The container an action is aimed at: its id (what the engine acts on) and how the user

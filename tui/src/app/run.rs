@@ -1,8 +1,8 @@
 //! The app task: owns the state, feeds every message through `update`, routes the commands,
 //! and draws at a fixed rate when something changed.
 //!
-//! Nothing here waits on Docker: the worker runs in its own tasks, reports over a bounded
-//! channel and takes actions over another. The loop only waits on the terminal's key stream,
+//! Nothing here waits on Docker, the broker or a load: the workers run in their own tasks,
+//! report over a bounded channel and take commands over their own. The loop only waits on the terminal's key stream,
 //! the inbox, the frame timer and termination signals.
 
 use std::time::{Duration, Instant};
@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
 use super::msg::{Command, DockerMsg, Msg};
-use super::state::State;
+use super::state::{Notice, State};
 use super::update::update;
+use crate::broker::{self, BrokerSettings};
 use crate::docker::{self, ActionRequest};
+use crate::load::{self, worker::LoadCommand};
 use crate::terminal::Tui;
 use crate::ui;
 
@@ -36,19 +38,39 @@ const IDLE_FRAME: Duration = Duration::from_secs(1);
 /// How often frame-timing figures go to the log (debug level).
 const REPORT_EVERY: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// No confirmations for destructive keys.
     pub demo: bool,
     /// Frames per second at most.
     pub fps: u16,
+    /// Where the stack's published ports are (load and fires go there).
+    pub host: String,
+    /// The broker whose queues the queue pane shows.
+    pub broker: BrokerSettings,
+}
+
+/// The workers' inboxes, where `apply` routes `update`'s commands.
+struct Workers {
+    docker: mpsc::Sender<ActionRequest>,
+    load: mpsc::Sender<LoadCommand>,
+    queues: watch::Sender<Vec<String>>,
 }
 
 /// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
 /// status line from the start (e.g. why the stack could not be brought up).
 pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()> {
     let (to_app, mut inbox) = mpsc::channel::<Msg>(INBOX);
-    let (to_docker, worker) = docker::spawn(docker::Project::default(), to_app);
+    let (to_docker, worker) = docker::spawn(docker::Project::default(), to_app.clone());
+    let (samples, telemetry_worker) = broker::spawn_telemetry(options.broker.clone(), to_app.clone());
+    let (to_load, load_worker) =
+        load::worker::spawn(options.host.clone(), to_app.clone(), Some(samples));
+    let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);
+    let workers = Workers {
+        docker: to_docker,
+        load: to_load,
+        queues: to_queues,
+    };
     let mut terminal = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -57,6 +79,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     crate::logging::own_screen();
     let mut state = State::new(options.demo);
     state.notice = notice.map(super::state::Notice::error);
+    workers.queues.send_replace(state.measure.watched_queues());
     let size = tui.terminal.size()?;
     update(
         &mut state,
@@ -82,20 +105,20 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
-                    apply(&mut state, Msg::Key(key), &to_docker);
+                    apply(&mut state, Msg::Key(key), &workers);
                 }
                 Some(Ok(Event::Resize(width, height))) => {
-                    apply(&mut state, Msg::Resize { width, height }, &to_docker);
+                    apply(&mut state, Msg::Resize { width, height }, &workers);
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => break Err(anyhow::anyhow!("reading the terminal: {e}")),
                 None => break Ok(()),
             },
             Some(msg) = inbox.recv() => {
-                apply(&mut state, msg, &to_docker);
+                apply(&mut state, msg, &workers);
                 for _ in 0..DRAIN {
                     match inbox.try_recv() {
-                        Ok(msg) => apply(&mut state, msg, &to_docker),
+                        Ok(msg) => apply(&mut state, msg, &workers),
                         Err(_) => break,
                     }
                 }
@@ -123,20 +146,32 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     drop(tui);
     crate::logging::release_screen();
     worker.abort();
+    load_worker.abort();
+    telemetry_worker.abort();
+    broker_worker.abort();
     info!("control room closed; {}", timing.summary());
     outcome
 }
 
 /// One message through `update`, and its commands to the workers.
-fn apply(state: &mut State, msg: Msg, to_docker: &mpsc::Sender<ActionRequest>) {
+fn apply(state: &mut State, msg: Msg, workers: &Workers) {
     for command in update(state, msg) {
         match command {
+            Command::Load(command) => {
+                if let Err(e) = workers.load.try_send(command) {
+                    warn!("load worker: {command:?} not sent ({e})");
+                    state.notice = Some(Notice::error("the load worker is busy; try again"));
+                }
+            }
+            Command::WatchQueues(names) => {
+                workers.queues.send_replace(names);
+            }
             Command::Docker { target, action } => {
                 let request = ActionRequest {
                     target: target.clone(),
                     action,
                 };
-                if let Err(e) = to_docker.try_send(request) {
+                if let Err(e) = workers.docker.try_send(request) {
                     // The worker is busy or gone: say so through `update` like any outcome.
                     warn!("{} {}: not sent ({e})", action.verb(), target.label);
                     let refused = DockerMsg::ActionDone {

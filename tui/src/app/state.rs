@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::containers::ContainerTable;
 use super::logbuf::{LogView, Scope};
+use super::measure::Measure;
 use super::msg::{Action, Target};
 
 /// Everything the screen shows and the keys act on.
@@ -16,6 +17,8 @@ pub struct State {
     pub docker: DockerStatus,
     pub containers: ContainerTable,
     pub logs: LogView,
+    /// Part 2: scenario, load, latency and queue figures.
+    pub measure: Measure,
     /// The pane that arrows, paging and `Home`/`End` act on.
     pub focus: Pane,
     /// A prompt or overlay that takes the keys first (help, confirmation, filter input).
@@ -40,6 +43,7 @@ impl State {
             docker: DockerStatus::Connecting,
             containers: ContainerTable::default(),
             logs: LogView::default(),
+            measure: Measure::default(),
             focus: Pane::Containers,
             prompt: Prompt::None,
             notice: None,

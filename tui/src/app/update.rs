@@ -3,7 +3,12 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use common::scenario::ScenarioId;
+
 use super::containers::{RunState, Usage};
+use super::measure::BrokerStatus;
+use crate::broker::BrokerMsg;
+use crate::load::worker::{LoadCommand, LoadMsg};
 use super::keys::{Intent, intent};
 use super::msg::{Action, Command, DockerMsg, Msg, Target};
 use super::state::{DockerStatus, Notice, Pane, Prompt, State};
@@ -23,6 +28,89 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             on_docker(state, docker);
             Vec::new()
         }
+        Msg::Load(load) => {
+            on_load(state, load);
+            Vec::new()
+        }
+        Msg::Broker(BrokerMsg::Queues(samples)) => {
+            state.measure.on_queues(samples);
+            Vec::new()
+        }
+        Msg::Broker(BrokerMsg::Completions(figures)) => {
+            for f in figures {
+                state.measure.on_completion(f.scenario, f.mode, f.total, f.last);
+            }
+            Vec::new()
+        }
+        Msg::Broker(BrokerMsg::Down { error }) => {
+            state.measure.broker = BrokerStatus::Down(error);
+            Vec::new()
+        }
+    }
+}
+
+fn on_load(state: &mut State, msg: LoadMsg) {
+    match msg {
+        LoadMsg::Tick {
+            scenario,
+            mode,
+            target,
+            total,
+            window,
+        } => state.measure.on_tick(scenario, mode, target, total, &window),
+        LoadMsg::Fired {
+            scenario,
+            mode,
+            summary,
+        } => state.measure.on_fired(scenario, mode, summary),
+        LoadMsg::Stopped { scenario } => {
+            if state.measure.loading == Some(scenario) {
+                state.measure.loading = None;
+            }
+        }
+    }
+}
+
+/// `1`–`8`, `Enter`, `l`, `+`, `-`.
+fn on_measure_key(state: &mut State, intent: Intent) -> Vec<Command> {
+    let m = &mut state.measure;
+    match intent {
+        Intent::Scenario(n) => {
+            let Some(id) = ScenarioId::parse(&n.to_string()) else {
+                return Vec::new();
+            };
+            m.select(id);
+            vec![Command::WatchQueues(m.watched_queues())]
+        }
+        Intent::Fire => {
+            state.notice = Some(Notice::info(format!(
+                "{} fired once in both modes",
+                m.selected
+            )));
+            vec![Command::Load(LoadCommand::Fire(m.selected))]
+        }
+        Intent::ToggleLoad => {
+            if let Some(running) = m.loading.take() {
+                state.notice = Some(Notice::info(format!("{running} load stopped")));
+                vec![Command::Load(LoadCommand::Stop)]
+            } else {
+                let (scenario, rate) = (m.selected, m.rate);
+                m.on_load_started(scenario);
+                state.notice = Some(Notice::info(format!(
+                    "{scenario} load started (+/- rate, l stops)"
+                )));
+                vec![Command::Load(LoadCommand::Start { scenario, rate })]
+            }
+        }
+        Intent::RateUp | Intent::RateDown => {
+            let rate = m.step_rate(intent == Intent::RateUp);
+            if m.loading.is_some() {
+                vec![Command::Load(LoadCommand::SetRate(rate))]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -180,6 +268,11 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
         Intent::Kill | Intent::StopStart | Intent::PauseUnpause | Intent::Restart => {
             return on_action_key(state, intent);
         }
+        Intent::Scenario(_)
+        | Intent::Fire
+        | Intent::ToggleLoad
+        | Intent::RateUp
+        | Intent::RateDown => return on_measure_key(state, intent),
     }
     Vec::new()
 }

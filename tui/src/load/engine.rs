@@ -76,6 +76,8 @@ pub struct LoadHandle {
     rate: watch::Sender<f64>,
     cancel: CancellationToken,
     stats: Arc<Mutex<Stats>>,
+    /// Answers since the last [`LoadHandle::take_window`], for "latency now" views.
+    window: Arc<Mutex<(Stats, Instant)>>,
     started: Instant,
     task: JoinHandle<()>,
     spec: LoadSpec,
@@ -99,6 +101,16 @@ impl LoadHandle {
     pub fn summary(&self) -> Summary {
         let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         stats.summary(self.started.elapsed())
+    }
+
+    /// Percentiles of the answers since the previous call (or the start), and starts a new
+    /// window: what a sparkline of recent latency plots.
+    pub fn take_window(&self) -> Summary {
+        let Ok(mut window) = self.window.lock() else {
+            return Stats::new().summary(std::time::Duration::ZERO);
+        };
+        let (stats, since) = std::mem::replace(&mut *window, (Stats::new(), Instant::now()));
+        stats.summary(since.elapsed())
     }
 
     pub fn is_finished(&self) -> bool {
@@ -130,11 +142,13 @@ pub fn start(
     let cancel = CancellationToken::new();
     let stats = Arc::new(Mutex::new(Stats::new()));
     let started = Instant::now();
+    let window = Arc::new(Mutex::new((Stats::new(), started)));
     let run = Run {
         spec: spec.clone(),
         client,
         samples,
         stats: stats.clone(),
+        window: window.clone(),
         run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
     };
     let task = tokio::spawn(run.schedule(started, rate_rx, cancel.clone()));
@@ -142,10 +156,25 @@ pub fn start(
         rate: rate_tx,
         cancel,
         stats,
+        window,
         started,
         task,
         spec,
     }
+}
+
+/// Sends the scenario's request once (the `Enter` key) through the same path as a run —
+/// same bodies, correlation ids and classification — and reports its one answer.
+pub async fn fire_once(
+    mut spec: LoadSpec,
+    client: reqwest::Client,
+    samples: Option<mpsc::Sender<Sample>>,
+) -> Summary {
+    // Request 0 is due at the start; request 1 would be due after the run ended.
+    spec.rate = 1.0;
+    spec.uncapped = true;
+    spec.duration = Some(std::time::Duration::from_nanos(1));
+    start(spec, client, samples).finish().await
 }
 
 struct Run {
@@ -153,6 +182,7 @@ struct Run {
     client: reqwest::Client,
     samples: Option<mpsc::Sender<Sample>>,
     stats: Arc<Mutex<Stats>>,
+    window: Arc<Mutex<(Stats, Instant)>>,
     run_id: String,
 }
 
@@ -237,6 +267,9 @@ impl Run {
         if let Ok(mut stats) = self.stats.lock() {
             stats.record(outcome, latency);
         }
+        if let Ok(mut window) = self.window.lock() {
+            window.0.record(outcome, latency);
+        }
         if let Some(samples) = &self.samples {
             let _ = samples.try_send(Sample {
                 scenario: self.spec.scenario,
@@ -253,6 +286,17 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A one-shot against a port nothing listens on: exactly one request, a transport failure.
+    #[tokio::test]
+    async fn fire_once_sends_exactly_one_request() {
+        let mut spec = LoadSpec::for_stack(ScenarioId::S1, Mode::Async, "127.0.0.1");
+        spec.base_url = "http://127.0.0.1:9".into();
+        spec.timeout = Duration::from_secs(2);
+        let summary = fire_once(spec, reqwest::Client::new(), None).await;
+        assert_eq!(summary.count, 1);
+        assert_eq!(summary.by_label.get("conn"), Some(&1));
+    }
 
     #[test]
     fn rates_are_capped_by_the_catalogue_unless_uncapped() {

@@ -35,6 +35,32 @@ pub struct Summary {
     pub by_label: BTreeMap<String, u64>,
 }
 
+impl Summary {
+    /// Answers per status, `202×9 503×1` (`none` before the first answer).
+    pub fn labels(&self) -> String {
+        if self.by_label.is_empty() {
+            return "none".into();
+        }
+        self.by_label
+            .iter()
+            .map(|(label, n)| format!("{label}×{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A latency for people: `1.50 ms`, `12.0 ms`, `1.50 s` (three significant figures at most).
+pub fn format_latency(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
 impl Default for Stats {
     fn default() -> Self {
         Self::new()

@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         rows.push(
             Row::new(vec![
                 Line::from(group.as_str()),
-                Line::from(format!("{up}/{} running", members.len())),
+                Line::from(format!("{up}/{} up", members.len())),
             ])
             .style(Style::new().add_modifier(Modifier::BOLD)),
         );

@@ -2,8 +2,10 @@
 //! without drawing).
 //!
 //! ```text
-//! ┌ Scenarios ──────┬ Latency  sync | async ─────┬ Queues ────────┐  top band: part 2
-//! ├ Containers ─────┴──────┬ Logs ───────────────┴────────────────┤
+//! ┌ Scenarios ──────┬ Latency  sync | async ─────┬ Queues ────────┐  top band: measurement
+//! └─────────────────┴────────────────────────────┴────────────────┘
+//!  S1 · the selected scenario's lesson, full width
+//! ┌ Containers ────────────┬ Logs ────────────────────────────────┐
 //! │ sync / async / infra   │ all services interleaved, or one     │
 //! │                        ├ ms-tui log ──────────────────────────┤
 //! │                        │ the app's own log (also in a file)   │
@@ -11,15 +13,17 @@
 //!  status line: Docker, broker, counts, last action, key hints
 //! ```
 //!
-//! The top band holds part 2's scenario, latency and queue panes; on a terminal too short for
+//! The top band holds the scenario, latency and queue panes; on a terminal too short for
 //! it and a usable containers table, it folds away and the operations panes take the height.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
 /// Terminal rows below which the top band folds away.
-pub const TOP_BAND_MIN_HEIGHT: u16 = 30;
-/// The top band's height when shown (8 scenarios plus borders).
-pub const TOP_BAND_HEIGHT: u16 = 10;
+pub const TOP_BAND_MIN_HEIGHT: u16 = 32;
+/// The top band's height when shown: 8 scenarios plus borders, then two rows for the
+/// selected scenario's lesson.
+pub const TOP_BAND_HEIGHT: u16 = 12;
+const LESSON_HEIGHT: u16 = 2;
 /// Width of the containers pane on a wide terminal: the table's columns, no more.
 pub const CONTAINERS_WIDTH: u16 = 55;
 
@@ -29,6 +33,8 @@ pub struct Areas {
     pub scenarios: Rect,
     pub latency: Rect,
     pub queues: Rect,
+    /// The selected scenario's lesson, full width under the top band.
+    pub lesson: Rect,
     pub containers: Rect,
     pub logs: Rect,
     pub app_log: Rect,
@@ -45,6 +51,9 @@ pub fn areas(screen: Rect) -> Areas {
     };
     let [top, bottom] =
         Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(main);
+    let lesson_height = if top_height > 0 { LESSON_HEIGHT } else { 0 };
+    let [top, lesson] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(lesson_height)]).areas(top);
     let [scenarios, latency, queues] = Layout::horizontal([
         Constraint::Percentage(28),
         Constraint::Percentage(44),
@@ -64,6 +73,7 @@ pub fn areas(screen: Rect) -> Areas {
         scenarios,
         latency,
         queues,
+        lesson,
         containers,
         logs,
         app_log,
@@ -79,7 +89,8 @@ mod tests {
     fn every_pane_has_room_on_a_common_terminal() {
         let a = areas(Rect::new(0, 0, 120, 40));
         assert_eq!(a.status, Rect::new(0, 39, 120, 1));
-        assert_eq!(a.scenarios.height, TOP_BAND_HEIGHT);
+        assert_eq!(a.scenarios.height + a.lesson.height, TOP_BAND_HEIGHT);
+        assert_eq!(a.scenarios.height, 10, "8 scenarios and the borders");
         assert_eq!(a.containers.width, CONTAINERS_WIDTH);
         assert!(a.logs.height >= 20, "{:?}", a.logs);
         assert!(a.app_log.height >= 4);

@@ -7,7 +7,9 @@ pub mod containers;
 pub mod help;
 pub mod layout;
 pub mod logs;
-pub mod part2;
+pub mod latency;
+pub mod queues;
+pub mod scenarios;
 pub mod status;
 pub mod theme;
 
@@ -20,9 +22,10 @@ use crate::app::state::{Prompt, State};
 pub fn view(state: &State, frame: &mut Frame) {
     let screen = frame.area();
     let areas = layout::areas(screen);
-    part2::draw_scenarios(frame, areas.scenarios);
-    part2::draw_latency(frame, areas.latency);
-    part2::draw_queues(frame, areas.queues);
+    scenarios::draw(frame, areas.scenarios, state);
+    scenarios::draw_lesson(frame, areas.lesson, state);
+    latency::draw(frame, areas.latency, state);
+    queues::draw(frame, areas.queues, state);
     containers::draw(frame, areas.containers, state);
     logs::draw(frame, areas.logs, state);
     applog::draw(frame, areas.app_log);

@@ -9,6 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme;
 use crate::app::containers::{Group, Health, RunState};
+use crate::app::measure::BrokerStatus;
 use crate::app::state::{DockerStatus, Prompt, State};
 
 const HINTS: &str = " ? help · q quit ";
@@ -41,6 +42,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         let running = rows.iter().filter(|c| c.state == RunState::Running).count();
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(Span::raw(format!("{running}/{} running", rows.len())));
+    }
+    if let Some(id) = state.measure.loading {
+        spans.push(Span::styled(" │ ", theme::dim()));
+        spans.push(Span::styled(
+            format!("load {id} {}/s per mode", state.measure.rate),
+            Style::new().fg(Color::Green),
+        ));
     }
     if state.demo {
         spans.push(Span::styled(" │ ", theme::dim()));
@@ -82,16 +90,21 @@ fn docker_spans(status: &DockerStatus) -> Vec<Span<'_>> {
     }
 }
 
-/// Part 1 reads the broker's health from its container; part 2's AMQP probe will say more
-/// (reachable, queue depths).
+/// The AMQP probe's word wins when it cannot connect; otherwise the container's health.
 fn broker_span(state: &State) -> Span<'static> {
+    if let BrokerStatus::Down(_) = state.measure.broker {
+        return Span::styled("broker: unreachable", Style::new().fg(Color::Red));
+    }
     let broker = state
         .containers
         .rows()
         .iter()
         .find(|c| c.group == Group::Infra && c.service == "rabbitmq");
     let Some(c) = broker else {
-        return Span::styled("broker: no container", theme::dim());
+        return match state.measure.broker {
+            BrokerStatus::Up => Span::styled("broker: up", Style::new().fg(Color::Green)),
+            _ => Span::styled("broker: no container", theme::dim()),
+        };
     };
     match (c.state, c.health) {
         (RunState::Running, Health::Healthy | Health::None) => {
