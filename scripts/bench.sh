@@ -3,6 +3,8 @@
 # corrected) against services on 127.0.0.1, and prints one line per run.
 #
 #   bash scripts/bench.sh [SCENARIO...]        scenarios: s1 s2 s6 (default: all three)
+#   bash scripts/bench.sh load                 ms-tui's load engine vs oha, same endpoint and
+#                                              rates (S6 async, BENCH_RATES), both reported
 #
 #   BENCH_RATES="500 1000 2000"   target rates for the async acknowledgement runs
 #   BENCH_DURATION=30s            length of each run (issue 3 asks 30 s for S6)
@@ -28,6 +30,9 @@ OUT=${BENCH_OUT:-/tmp/ms-bench}
 mkdir -p "$OUT"
 
 [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked -p services
+if [[ " ${SCENARIOS[*]} " == *" load "* ]] && [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    cargo build --release --locked -p tui
+fi
 BIN=target/release/ms-service
 DB_BASE=${MS_TEST_DATABASE_URL%/*}
 PG_FSYNC=$(psql -tA "$MS_TEST_DATABASE_URL" -c 'SHOW fsync' 2>/dev/null || echo unknown)
@@ -157,7 +162,23 @@ for scenario in "${SCENARIOS[@]}"; do
         echo "== S6 sync =="
         for rate in "${RATES[@]}"; do run_clicks sync 18006 "$rate"; done
         ;;
-    *) echo "unknown scenario $scenario (use s1 s2 s6)" >&2; exit 2 ;;
+    load)
+        start analytics async 18206
+        host_jitter
+        echo "== the load engine (ms-tui load) vs oha: S6 async, same rate and duration =="
+        for rate in "${RATES[@]}"; do
+            run "oha-S6-async-q$rate" "$rate" http://127.0.0.1:18206/track_click -d '{"user_id":1,"page":"/bench"}'
+            target/release/ms-tui load s6 --mode async --url http://127.0.0.1:18206 --uncapped \
+                -q "$rate" -z "${DURATION%s}" --json >"$OUT/mstui-S6-async-q$rate.json" 2>/dev/null || true
+            python3 - "mstui-S6-async-q$rate" "$OUT/mstui-S6-async-q$rate.json" <<'PY'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))[0]
+print("%-26s achieved %8.1f req/s  p50 %7.2f ms  p99 %10.2f ms  statuses %s" % (label, r["achieved_rate"], r["p50_ms"], r["p99_ms"], r["statuses"]), flush=True)
+PY
+        done
+        ;;
+    *) echo "unknown scenario $scenario (use s1 s2 s6 load)" >&2; exit 2 ;;
     esac
 done
 
