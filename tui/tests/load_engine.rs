@@ -39,6 +39,33 @@ struct Analytics {
     log: PathBuf,
 }
 
+/// A vhost of the test's own: two tests running at once each start an analytics consumer,
+/// and on a shared queue each would store some of the other's clicks.
+async fn private_amqp_url(tag: &str) -> String {
+    let api = required("MS_TEST_RABBIT_API");
+    let (user, pass) = (required("MS_TEST_RABBIT_USER"), required("MS_TEST_RABBIT_PASS"));
+    let vhost = format!("t-tui-load-{tag}");
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        (format!("{api}/api/vhosts/{vhost}"), serde_json::json!({})),
+        (
+            format!("{api}/api/permissions/{vhost}/{user}"),
+            serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}),
+        ),
+    ] {
+        let r = http
+            .put(&path)
+            .basic_auth(&user, Some(&pass))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
+    }
+    let amqp = required("MS_TEST_AMQP_URL");
+    format!("{}/{vhost}", amqp.rsplit_once('/').unwrap().0)
+}
+
 async fn start_analytics() -> Analytics {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -48,6 +75,7 @@ async fn start_analytics() -> Analytics {
     let db = required("MS_TEST_DATABASE_URL");
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let database_url = format!("{}/t_tui_load_{tag}", db.rsplit_once('/').unwrap().0);
+    let amqp_url = private_amqp_url(tag).await;
     let log = std::env::temp_dir().join(format!("ms-tui-load-analytics-{tag}.log"));
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(ms_service())
@@ -55,7 +83,7 @@ async fn start_analytics() -> Analytics {
         .env("MODE", "async")
         .env("PORT", port.to_string())
         .env("BIND_ADDR", "127.0.0.1")
-        .env("AMQP_URL", required("MS_TEST_AMQP_URL"))
+        .env("AMQP_URL", &amqp_url)
         .env("DATABASE_URL", &database_url)
         .env("MS_ADMIN_TOKEN", "test-token")
         .env("RUST_LOG", "warn")
