@@ -33,7 +33,9 @@ async fn until(
     loop {
         let msg = tokio::time::timeout_at(deadline, inbox.recv())
             .await
-            .unwrap_or_else(|_| panic!("no probe of {name} as expected within {within:?}; last: {last:?}"))
+            .unwrap_or_else(|_| {
+                panic!("no probe of {name} as expected within {within:?}; last: {last:?}")
+            })
             .expect("the broker worker stopped");
         match msg {
             Msg::Broker(BrokerMsg::Queues(samples)) => {
@@ -57,12 +59,20 @@ async fn depths_consumers_missing_queues_and_unacked() {
     let queue = format!("ms-tui-probe-{}", uuid::Uuid::new_v4().simple());
     let missing = format!("{queue}-never-declared");
 
-    let conn = Connection::connect(&amqp, ConnectionProperties::default()).await.unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    ch.queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), FieldTable::default())
+    let conn = Connection::connect(&amqp, ConnectionProperties::default())
         .await
         .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    ch.queue_declare(
+        queue.as_str().into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
     for i in 0..5 {
         ch.basic_publish(
             "".into(),
@@ -83,14 +93,20 @@ async fn depths_consumers_missing_queues_and_unacked() {
 
     // The missing queue comes first: its 404 closes the probe's channel, and the next
     // queue must still be probed on a fresh one.
-    let s = until(&mut inbox, &queue, Duration::from_secs(15), |s| s.ready == 5).await;
+    let s = until(&mut inbox, &queue, Duration::from_secs(15), |s| {
+        s.ready == 5
+    })
+    .await;
     assert_eq!((s.consumers, s.dead, s.missing), (0, 0, false));
     let gone = until(&mut inbox, &missing, Duration::from_secs(5), |_| true).await;
     assert!(gone.missing);
 
     // A consumer that takes everything and acks nothing: ready 0, one consumer, 5 unacked.
     let consumer_ch = conn.create_channel().await.unwrap();
-    consumer_ch.basic_qos(10, BasicQosOptions::default()).await.unwrap();
+    consumer_ch
+        .basic_qos(10, BasicQosOptions::default())
+        .await
+        .unwrap();
     let _consumer = consumer_ch
         .basic_consume(
             queue.as_str().into(),
@@ -105,7 +121,10 @@ async fn depths_consumers_missing_queues_and_unacked() {
     })
     .await;
     // The management plugin refreshes its figures every few seconds.
-    until(&mut inbox, &queue, Duration::from_secs(30), |s| s.unacked == Some(5)).await;
+    until(&mut inbox, &queue, Duration::from_secs(30), |s| {
+        s.unacked == Some(5)
+    })
+    .await;
 
     worker.abort();
     let _ = ch

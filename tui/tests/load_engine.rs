@@ -24,7 +24,11 @@ fn required(name: &str) -> String {
 /// `target/<profile>/ms-service`, next to this test's own directory (`…/deps/`).
 fn ms_service() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("ms-service");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("ms-service");
     assert!(
         bin.exists(),
         "{} is missing: `cargo test --workspace` builds it (or cargo build -p services)",
@@ -43,7 +47,10 @@ struct Analytics {
 /// and on a shared queue each would store some of the other's clicks.
 async fn private_amqp_url(tag: &str) -> String {
     let api = required("MS_TEST_RABBIT_API");
-    let (user, pass) = (required("MS_TEST_RABBIT_USER"), required("MS_TEST_RABBIT_PASS"));
+    let (user, pass) = (
+        required("MS_TEST_RABBIT_USER"),
+        required("MS_TEST_RABBIT_PASS"),
+    );
     let vhost = format!("t-tui-load-{tag}");
     let http = reqwest::Client::new();
     for (path, body) in [
@@ -97,7 +104,11 @@ async fn start_analytics() -> Analytics {
     for _ in 0..120 {
         if let Ok(r) = http.get(format!("{base}/ready")).send().await {
             if r.status().is_success() {
-                return Analytics { _child: child, base, log };
+                return Analytics {
+                    _child: child,
+                    base,
+                    log,
+                };
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -154,14 +165,20 @@ async fn an_open_model_run_sends_the_schedule_and_loses_nothing() {
     assert_eq!(summary.count, 300, "{summary:?}");
     assert_eq!(summary.ok, 300, "{summary:?}");
     assert_eq!(summary.by_label.get("200"), Some(&300));
-    assert!(summary.p50 > Duration::ZERO && summary.p50 <= summary.p99 && summary.p99 <= summary.max);
+    assert!(
+        summary.p50 > Duration::ZERO && summary.p50 <= summary.p99 && summary.p99 <= summary.max
+    );
 
     let mut ids = HashSet::new();
     while let Ok(sample) = samples.try_recv() {
         assert!(sample.outcome.is_success());
         ids.insert(sample.correlation_id);
     }
-    assert_eq!(ids.len(), 300, "every request carries its own correlation id");
+    assert_eq!(
+        ids.len(),
+        300,
+        "every request carries its own correlation id"
+    );
 
     service.wait_stored(300).await;
 }
@@ -172,17 +189,27 @@ async fn ms_tui_load_reports_json_and_refuses_bad_input() {
     let out = Command::new(env!("CARGO_BIN_EXE_ms-tui"))
         .args(["load", "s6", "--mode", "async", "--url", &service.base])
         .args(["-q", "50", "-z", "2", "--uncapped", "--json"])
-        .env("MS_TUI_LOG_FILE", std::env::temp_dir().join("ms-tui-load-test.log"))
+        .env(
+            "MS_TUI_LOG_FILE",
+            std::env::temp_dir().join("ms-tui-load-test.log"),
+        )
         .output()
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}; stderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr:\n{stderr}",
+        out.status
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report[0]["answers"], 100, "{report}");
     assert_eq!(report[0]["expected"], 100, "{report}");
     assert_eq!(report[0]["scenario"], "s6");
-    assert!(stderr.contains("achieved"), "progress lines go to stderr: {stderr}");
+    assert!(
+        stderr.contains("achieved"),
+        "progress lines go to stderr: {stderr}"
+    );
     service.wait_stored(100).await;
 
     for (args, says) in [
@@ -192,7 +219,10 @@ async fn ms_tui_load_reports_json_and_refuses_bad_input() {
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ms-tui"))
             .args(args)
-            .env("MS_TUI_LOG_FILE", std::env::temp_dir().join("ms-tui-load-test.log"))
+            .env(
+                "MS_TUI_LOG_FILE",
+                std::env::temp_dir().join("ms-tui-load-test.log"),
+            )
             .output()
             .await
             .unwrap();

@@ -41,7 +41,10 @@ fn summary(p50_ms: u64, count: u64, labels: &[(&str, u64)]) -> Summary {
 /// e-mail queue backs up (its consumer was killed) and is draining.
 fn s1_under_load() -> State {
     let mut s = running_stack();
-    update(&mut s, Msg::Key(crossterm::event::KeyEvent::from(KeyCode::Char('l'))));
+    update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::from(KeyCode::Char('l'))),
+    );
     for i in 0..40u64 {
         let sync_p50 = 505 + i % 7;
         let async_p50 = 2 + i % 5;
@@ -55,7 +58,10 @@ fn s1_under_load() -> State {
             })
         };
         update(&mut s, tick(Mode::Sync, sync_p50, &[("201", 600 + i)]));
-        update(&mut s, tick(Mode::Async, async_p50, &[("202", 598 + i), ("503", 2)]));
+        update(
+            &mut s,
+            tick(Mode::Async, async_p50, &[("202", 598 + i), ("503", 2)]),
+        );
         let ready = if i < 25 { i * 4 } else { (40 - i) * 6 };
         update(
             &mut s,
@@ -77,14 +83,18 @@ fn s1_under_load() -> State {
 #[test]
 fn the_scenario_pane_marks_the_selection_and_the_load() {
     let s = s1_under_load();
-    let text = render(40, 12, |f, a| scenarios::draw(f, a, &s)).backend().to_string();
+    let text = render(40, 12, |f, a| scenarios::draw(f, a, &s))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn latency_side_by_side_under_load() {
     let s = s1_under_load();
-    let text = render(64, 12, |f, a| latency::draw(f, a, &s)).backend().to_string();
+    let text = render(64, 12, |f, a| latency::draw(f, a, &s))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }
 
@@ -102,7 +112,9 @@ fn a_fire_shows_each_mode_s_answer() {
             }),
         );
     }
-    let text = render(64, 12, |f, a| latency::draw(f, a, &s)).backend().to_string();
+    let text = render(64, 12, |f, a| latency::draw(f, a, &s))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }
 
@@ -110,7 +122,11 @@ fn a_fire_shows_each_mode_s_answer() {
 fn queues_with_a_backlog_and_dead_letters() {
     let mut s = s1_under_load();
     press(&mut s, KeyCode::Char('7'));
-    let names = ["payment_service_queue", "email_service_queue", "order_updates_queue"];
+    let names = [
+        "payment_service_queue",
+        "email_service_queue",
+        "order_updates_queue",
+    ];
     update(
         &mut s,
         Msg::Broker(BrokerMsg::Queues(
@@ -130,7 +146,9 @@ fn queues_with_a_backlog_and_dead_letters() {
                 .collect(),
         )),
     );
-    let text = render(44, 12, |f, a| queues::draw(f, a, &s)).backend().to_string();
+    let text = render(44, 12, |f, a| queues::draw(f, a, &s))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }
 
@@ -143,14 +161,24 @@ fn the_broker_unreachable_says_so() {
             error: "connection refused (127.0.0.1:5672)".into(),
         }),
     );
-    let text = render(44, 12, |f, a| queues::draw(f, a, &s)).backend().to_string();
+    let text = render(44, 12, |f, a| queues::draw(f, a, &s))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn the_whole_screen_with_load_running() {
     let mut s = s1_under_load();
-    update(&mut s, Msg::Resize { width: 140, height: 44 });
-    let text = render(140, 44, |f, _| ms_tui::ui::view(&s, f)).backend().to_string();
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 140,
+            height: 44,
+        },
+    );
+    let text = render(140, 44, |f, _| ms_tui::ui::view(&s, f))
+        .backend()
+        .to_string();
     insta::assert_snapshot!(text);
 }

@@ -99,10 +99,19 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
     (
         "Scenarios and load",
         &[
-            ("1 … 8", "select scenario S1 … S8 (its lesson, latency and queues show)"),
-            ("Enter", "fire the selected scenario once, sync and async at the same moment"),
+            (
+                "1 … 8",
+                "select scenario S1 … S8 (its lesson, latency and queues show)",
+            ),
+            (
+                "Enter",
+                "fire the selected scenario once, sync and async at the same moment",
+            ),
             ("l", "start / stop load on it (both modes, open model)"),
-            ("+ -", "load rate one step up / down (capped by the catalogue)"),
+            (
+                "+ -",
+                "load rate one step up / down (capped by the catalogue)",
+            ),
         ],
     ),
     (

@@ -129,7 +129,14 @@ impl Measure {
         self.rate
     }
 
-    pub fn on_tick(&mut self, id: ScenarioId, mode: Mode, target: f64, total: Summary, window: &Summary) {
+    pub fn on_tick(
+        &mut self,
+        id: ScenarioId,
+        mode: Mode,
+        target: f64,
+        total: Summary,
+        window: &Summary,
+    ) {
         let lane = self.lane_mut(id, mode);
         lane.target = target;
         lane.total = Some(total);
@@ -232,9 +239,21 @@ mod tests {
     fn sparkline_history_is_bounded_and_empty_windows_are_zero() {
         let mut m = Measure::default();
         for i in 0..(HISTORY as u64 + 10) {
-            m.on_tick(ScenarioId::S1, Mode::Sync, 10.0, summary(i, 5), &summary(i, 5));
+            m.on_tick(
+                ScenarioId::S1,
+                Mode::Sync,
+                10.0,
+                summary(i, 5),
+                &summary(i, 5),
+            );
         }
-        m.on_tick(ScenarioId::S1, Mode::Sync, 10.0, summary(1, 5), &summary(0, 0));
+        m.on_tick(
+            ScenarioId::S1,
+            Mode::Sync,
+            10.0,
+            summary(1, 5),
+            &summary(0, 0),
+        );
         let lane = m.lane(ScenarioId::S1, Mode::Sync).unwrap();
         assert_eq!(lane.recent.len(), HISTORY);
         assert_eq!(lane.recent.back(), Some(&0));

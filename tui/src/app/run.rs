@@ -62,7 +62,8 @@ struct Workers {
 pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()> {
     let (to_app, mut inbox) = mpsc::channel::<Msg>(INBOX);
     let (to_docker, worker) = docker::spawn(docker::Project::default(), to_app.clone());
-    let (samples, telemetry_worker) = broker::spawn_telemetry(options.broker.clone(), to_app.clone());
+    let (samples, telemetry_worker) =
+        broker::spawn_telemetry(options.broker.clone(), to_app.clone());
     let (to_load, load_worker) =
         load::worker::spawn(options.host.clone(), to_app.clone(), Some(samples));
     let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);

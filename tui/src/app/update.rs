@@ -6,12 +6,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use common::scenario::ScenarioId;
 
 use super::containers::{RunState, Usage};
-use super::measure::BrokerStatus;
-use crate::broker::BrokerMsg;
-use crate::load::worker::{LoadCommand, LoadMsg};
 use super::keys::{Intent, intent};
+use super::measure::BrokerStatus;
 use super::msg::{Action, Command, DockerMsg, Msg, Target};
 use super::state::{DockerStatus, Notice, Pane, Prompt, State};
+use crate::broker::BrokerMsg;
+use crate::load::worker::{LoadCommand, LoadMsg};
 use crate::ui::layout;
 
 /// Applies one message; returns the side effects to run.
@@ -38,7 +38,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Broker(BrokerMsg::Completions(figures)) => {
             for f in figures {
-                state.measure.on_completion(f.scenario, f.mode, f.total, f.last);
+                state
+                    .measure
+                    .on_completion(f.scenario, f.mode, f.total, f.last);
             }
             Vec::new()
         }
@@ -57,7 +59,9 @@ fn on_load(state: &mut State, msg: LoadMsg) {
             target,
             total,
             window,
-        } => state.measure.on_tick(scenario, mode, target, total, &window),
+        } => state
+            .measure
+            .on_tick(scenario, mode, target, total, &window),
         LoadMsg::Fired {
             scenario,
             mode,

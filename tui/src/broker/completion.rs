@@ -71,7 +71,11 @@ impl Tracker {
             },
         );
         let mut done = None;
-        for event in self.early.remove(&sample.correlation_id).unwrap_or_default() {
+        for event in self
+            .early
+            .remove(&sample.correlation_id)
+            .unwrap_or_default()
+        {
             done = done.or(self.on_event(&event));
         }
         done
@@ -114,8 +118,15 @@ impl Tracker {
     }
 
     /// Completion latencies so far for one scenario × mode (`achieved_rate` over `elapsed`).
-    pub fn summary(&self, scenario: ScenarioId, mode: Mode, elapsed: Duration) -> Option<crate::load::Summary> {
-        self.stats.get(&(scenario, mode)).map(|s| s.summary(elapsed))
+    pub fn summary(
+        &self,
+        scenario: ScenarioId,
+        mode: Mode,
+        elapsed: Duration,
+    ) -> Option<crate::load::Summary> {
+        self.stats
+            .get(&(scenario, mode))
+            .map(|s| s.summary(elapsed))
     }
 
     /// Flows still waiting for an event.
@@ -150,7 +161,13 @@ mod tests {
         }
     }
 
-    fn event(id: &str, scenario: ScenarioId, service: Service, step: &str, at: DateTime<Utc>) -> CompletionEvent {
+    fn event(
+        id: &str,
+        scenario: ScenarioId,
+        service: Service,
+        step: &str,
+        at: DateTime<Utc>,
+    ) -> CompletionEvent {
         CompletionEvent {
             correlation_id: id.into(),
             scenario,
@@ -167,13 +184,46 @@ mod tests {
         let t0 = Utc::now();
         let mut t = Tracker::default();
         let s3 = ScenarioId::S3;
-        assert!(t.on_sample(&sample("load-a-1", s3, Mode::Async, t0)).is_none());
+        assert!(
+            t.on_sample(&sample("load-a-1", s3, Mode::Async, t0))
+                .is_none()
+        );
         let steps = scenario::get(s3).done_when;
-        assert_eq!(steps.len(), 3, "S3 is done when all three consumers finished");
+        assert_eq!(
+            steps.len(),
+            3,
+            "S3 is done when all three consumers finished"
+        );
         let ms = chrono::Duration::milliseconds;
-        assert!(t.on_event(&event("load-a-1", s3, steps[2].service, steps[2].step, t0 + ms(150))).is_none());
-        assert!(t.on_event(&event("load-a-1", s3, steps[0].service, steps[0].step, t0 + ms(300))).is_none());
-        let done = t.on_event(&event("load-a-1", s3, steps[1].service, steps[1].step, t0 + ms(220))).unwrap();
+        assert!(
+            t.on_event(&event(
+                "load-a-1",
+                s3,
+                steps[2].service,
+                steps[2].step,
+                t0 + ms(150)
+            ))
+            .is_none()
+        );
+        assert!(
+            t.on_event(&event(
+                "load-a-1",
+                s3,
+                steps[0].service,
+                steps[0].step,
+                t0 + ms(300)
+            ))
+            .is_none()
+        );
+        let done = t
+            .on_event(&event(
+                "load-a-1",
+                s3,
+                steps[1].service,
+                steps[1].step,
+                t0 + ms(220),
+            ))
+            .unwrap();
         // Done when the last event arrives, at the latest step's own time.
         assert_eq!(done.latency, Duration::from_millis(300));
         assert_eq!(t.waiting(), 0);
@@ -186,9 +236,17 @@ mod tests {
         let t0 = Utc::now();
         let mut t = Tracker::default();
         let step = scenario::get(ScenarioId::S6).done_when[0];
-        let ev = event("load-b-7", ScenarioId::S6, step.service, step.step, t0 + chrono::Duration::milliseconds(40));
+        let ev = event(
+            "load-b-7",
+            ScenarioId::S6,
+            step.service,
+            step.step,
+            t0 + chrono::Duration::milliseconds(40),
+        );
         assert!(t.on_event(&ev).is_none());
-        let done = t.on_sample(&sample("load-b-7", ScenarioId::S6, Mode::Async, t0)).unwrap();
+        let done = t
+            .on_sample(&sample("load-b-7", ScenarioId::S6, Mode::Async, t0))
+            .unwrap();
         assert_eq!(done.latency, Duration::from_millis(40));
     }
 
@@ -200,12 +258,23 @@ mod tests {
         assert!(t.on_sample(&failed).is_none());
         assert_eq!(t.waiting(), 0);
         for i in 0..(REMEMBERED + 100) {
-            t.on_sample(&sample(&format!("load-d-{i}"), ScenarioId::S1, Mode::Async, Utc::now()));
+            t.on_sample(&sample(
+                &format!("load-d-{i}"),
+                ScenarioId::S1,
+                Mode::Async,
+                Utc::now(),
+            ));
         }
         assert_eq!(t.waiting(), REMEMBERED);
         // Someone else's request is ignored, not buffered.
         let step = scenario::get(ScenarioId::S1).done_when[0];
-        t.on_event(&event("curl-1", ScenarioId::S1, step.service, step.step, Utc::now()));
+        t.on_event(&event(
+            "curl-1",
+            ScenarioId::S1,
+            step.service,
+            step.step,
+            Utc::now(),
+        ));
         assert!(t.early.is_empty());
     }
 }

@@ -51,7 +51,9 @@ pub fn parse(body: &[u8]) -> serde_json::Result<HashMap<String, MgmtQueue>> {
             let stats = row.message_stats.as_ref();
             let figures = MgmtQueue {
                 unacked: row.messages_unacknowledged,
-                publish_rate: stats.and_then(|s| s.publish_details.as_ref()).map(|r| r.rate),
+                publish_rate: stats
+                    .and_then(|s| s.publish_details.as_ref())
+                    .map(|r| r.rate),
                 deliver_rate: stats
                     .and_then(|s| s.deliver_get_details.as_ref())
                     .map(|r| r.rate),
@@ -98,7 +100,9 @@ pub async fn run(
                 Err(e) => {
                     failures += 1;
                     if failures == 2 {
-                        tracing::info!("management API not answering ({e:#}); unacked and rates hidden");
+                        tracing::info!(
+                            "management API not answering ({e:#}); unacked and rates hidden"
+                        );
                         figures.send_replace(HashMap::new());
                     }
                 }

@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn the_management_account_comes_from_the_amqp_url() {
-        let s = BrokerSettings::new("amqp://ms:s3cret@127.0.0.1:5673/%2f", "http://127.0.0.1:15673/");
+        let s = BrokerSettings::new(
+            "amqp://ms:s3cret@127.0.0.1:5673/%2f",
+            "http://127.0.0.1:15673/",
+        );
         assert_eq!((s.user.as_str(), s.password.as_str()), ("ms", "s3cret"));
         assert_eq!(s.mgmt_url, "http://127.0.0.1:15673");
     }

@@ -23,7 +23,10 @@ use crate::app::msg::Msg;
 /// What one passive declare found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
-    Found { ready: u32, consumers: u32 },
+    Found {
+        ready: u32,
+        consumers: u32,
+    },
     /// The broker answered 404: not declared (yet).
     Missing,
 }
@@ -71,7 +74,8 @@ pub async fn run(
         {
             Ok(connection) => {
                 backoff = Duration::from_millis(500);
-                let error = probe_while_connected(&connection, &mut queues, &figures, &to_app).await;
+                let error =
+                    probe_while_connected(&connection, &mut queues, &figures, &to_app).await;
                 let _ = connection.close(200, "probe reconnecting".into()).await;
                 let Some(error) = error else { return };
                 report_down(&to_app, format!("broker connection lost: {error}"));

@@ -21,7 +21,11 @@ use crate::load::Sample;
 /// How often completion figures go to the app.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
 
-pub async fn run(settings: BrokerSettings, mut samples: mpsc::Receiver<Sample>, to_app: mpsc::Sender<Msg>) {
+pub async fn run(
+    settings: BrokerSettings,
+    mut samples: mpsc::Receiver<Sample>,
+    to_app: mpsc::Sender<Msg>,
+) {
     let mut tracker = Tracker::default();
     let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
@@ -46,7 +50,8 @@ pub async fn run(settings: BrokerSettings, mut samples: mpsc::Receiver<Sample>, 
 }
 
 async fn subscribe(url: &str) -> lapin::Result<(Connection, Consumer)> {
-    let props = ConnectionProperties::default().with_connection_name("ms-tui completion events".into());
+    let props =
+        ConnectionProperties::default().with_connection_name("ms-tui completion events".into());
     let connection = Connection::connect(url, props).await?;
     let channel = connection.create_channel().await?;
     // The services declare the same topology; declaring it here too lets the control room

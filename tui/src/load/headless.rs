@@ -356,7 +356,13 @@ mod tests {
         summary.by_label.insert("202".into(), 9);
         summary.by_label.insert("503".into(), 1);
         let text = report_text(spec, 10.0, &summary);
-        for needle in ["S1 async", "p50 1.50 ms", "p95 12.0 ms", "p99 1.50 s", "202×9 503×1"] {
+        for needle in [
+            "S1 async",
+            "p50 1.50 ms",
+            "p95 12.0 ms",
+            "p99 1.50 s",
+            "202×9 503×1",
+        ] {
             assert!(text.contains(needle), "{needle} missing in {text}");
         }
         let json = report_json(spec, 10.0, &summary);

@@ -22,7 +22,10 @@ pub enum LoadCommand {
     /// Send the scenario's request once in both modes at the same moment.
     Fire(ScenarioId),
     /// Start open-model load on a scenario in both modes (replacing any running load).
-    Start { scenario: ScenarioId, rate: f64 },
+    Start {
+        scenario: ScenarioId,
+        rate: f64,
+    },
     /// Change the running load's rate (capped by the catalogue).
     SetRate(f64),
     Stop,

@@ -133,7 +133,11 @@ fn figures(lane: Option<&Lane>) -> Vec<Line<'static>> {
             .map(|d| format!(", done {}", format_latency(d)))
             .unwrap_or_default();
         lines.push(Line::styled(
-            format!("fired: {} in {}{done}", fired.labels(), format_latency(fired.max)),
+            format!(
+                "fired: {} in {}{done}",
+                fired.labels(),
+                format_latency(fired.max)
+            ),
             style,
         ));
     }

@@ -61,19 +61,30 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             };
             Span::raw(format!(" {} {unacked} {}{rates}", q.ready, q.consumers))
         };
-        let mut spans = vec![Span::styled(short(&q.name), Style::new().fg(Color::Cyan)), figures];
+        let mut spans = vec![
+            Span::styled(short(&q.name), Style::new().fg(Color::Cyan)),
+            figures,
+        ];
         if q.dead > 0 {
-            spans.push(Span::styled(format!("  dlq {}", q.dead), Style::new().fg(Color::Red)));
+            spans.push(Span::styled(
+                format!("  dlq {}", q.dead),
+                Style::new().fg(Color::Red),
+            ));
         }
         if q.consumers == 0 && !q.missing {
-            spans.push(Span::styled("  no consumer", Style::new().fg(Color::Yellow)));
+            spans.push(Span::styled(
+                "  no consumer",
+                Style::new().fg(Color::Yellow),
+            ));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row);
         if let Some(history) = m.ready_history(&q.name) {
             let points: Vec<u64> = history.iter().copied().collect();
             let shown = &points[points.len().saturating_sub(usize::from(spark.width))..];
             frame.render_widget(
-                Sparkline::default().data(shown).style(Style::new().fg(Color::Blue)),
+                Sparkline::default()
+                    .data(shown)
+                    .style(Style::new().fg(Color::Blue)),
                 spark,
             );
         }
