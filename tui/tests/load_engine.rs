@@ -183,19 +183,37 @@ async fn an_open_model_run_sends_the_schedule_and_loses_nothing() {
     service.wait_stored(300).await;
 }
 
-#[tokio::test]
-async fn ms_tui_load_reports_json_and_refuses_bad_input() {
-    let service = start_analytics().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_ms-tui"))
-        .args(["load", "s6", "--mode", "async", "--url", &service.base])
-        .args(["-q", "50", "-z", "2", "--uncapped", "--json"])
+/// Runs the real `ms-tui` binary, its app log kept out of the user's log file.
+async fn ms_tui(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ms-tui"))
+        .args(args)
         .env(
             "MS_TUI_LOG_FILE",
             std::env::temp_dir().join("ms-tui-load-test.log"),
         )
         .output()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ms_tui_load_reports_json_and_refuses_bad_input() {
+    let service = start_analytics().await;
+    let out = ms_tui(&[
+        "load",
+        "s6",
+        "--mode",
+        "async",
+        "--url",
+        &service.base,
+        "-q",
+        "50",
+        "-z",
+        "2",
+        "--uncapped",
+        "--json",
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -217,15 +235,7 @@ async fn ms_tui_load_reports_json_and_refuses_bad_input() {
         (&["load", "s6", "-q", "0"], "not a rate"),
         (&["load", "s6", "--url", "http://127.0.0.1:1"], "--mode"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_ms-tui"))
-            .args(args)
-            .env(
-                "MS_TUI_LOG_FILE",
-                std::env::temp_dir().join("ms-tui-load-test.log"),
-            )
-            .output()
-            .await
-            .unwrap();
+        let out = ms_tui(args).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} was accepted");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
