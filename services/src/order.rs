@@ -172,6 +172,20 @@ async fn load_order(ctx: &Ctx, id: i64) -> Result<OrderRow, ApiError> {
     find_order(ctx, &id.to_string()).await
 }
 
+/// The body of a 202 for an order whose event the broker has confirmed: it is accepted
+/// whatever happens next. Reloading it can still fail on a starved pool; a 503 then would
+/// tell the client to place again an order that is already under way (measured: 24 duplicate
+/// orders out of 50 under load), so the reply falls back to what is known.
+async fn accepted_body(ctx: &Ctx, id: i64) -> Value {
+    match load_order(ctx, id).await {
+        Ok(row) => row.body(),
+        Err(err) => {
+            tracing::warn!(order_id = id, error = %err.detail, "accepted order not reloaded for its reply");
+            json!({ "id": id, "status": "pending" })
+        }
+    }
+}
+
 async fn list_orders(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT 1000"

@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::app::keys::HELP;
 use std::process::ExitCode;
 
-use crate::{app, broker, load, logging, stack};
+use crate::{admin, app, broker, load, logging, stack};
 
 /// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
 /// (RabbitMQ) microservices behave under the same flows, load and failures.
@@ -90,6 +90,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                 fps: cli.fps,
                 host: cli.host.clone(),
                 broker: broker::BrokerSettings::discover(&cli.up.stack),
+                admin: admin::AdminSettings::discover(&cli.host, &cli.up.stack),
             };
             app::run(options, notice).await?;
             Ok(ExitCode::SUCCESS)
@@ -159,7 +160,8 @@ pub fn long_help(log_file: &str) -> String {
          {:<16} the app's log file (now: {log_file})\n  \
          {:<16} the Docker engine's socket (unix://…; default /var/run/docker.sock)\n  \
          {:<16} the broker the queue pane probes (default: the stack's, account from compose/.env)\n  \
-         {:<16} its management API, for unacked counts and rates (default http://127.0.0.1:15672)\n\
+         {:<16} its management API, for unacked counts and rates (default http://127.0.0.1:15672)\n  \
+         {:<16} the services' admin token for the knobs (default: from compose/.env)\n\
          \nThe app logs to its pane and to the file, never to the terminal. Only containers\n\
          labelled ms-tui.project=ms-tui are shown or touched.\n",
         logging::FILTER_ENV,
@@ -167,6 +169,7 @@ pub fn long_help(log_file: &str) -> String {
         "DOCKER_HOST",
         broker::AMQP_URL_ENV,
         broker::MGMT_URL_ENV,
+        admin::TOKEN_ENV,
     ));
     text
 }

@@ -1,6 +1,8 @@
 //! ms-tui: a terminal control room over the sync and async stacks.
 //!
 //! # Layout
+//! - [`admin`]: run-time knobs (failure rate, e-mail delay, sync worker limit) through every
+//!   service's admin API with the stack's token.
 //! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `load`, `--demo`, `--help`).
 //! - [`stack`]: the Docker stack of `compose/` — bring it up (building what is missing, waiting
 //!   for health) and down, report its status. `ms-tui up|down|status` and the control room's
@@ -19,6 +21,7 @@
 //!   expected statuses as success), used by the control room and headless.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod broker;
 pub mod cli;

@@ -4,6 +4,14 @@
 use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    ms_tui::cli::main().await
+async fn main() -> ExitCode {
+    match ms_tui::cli::main().await {
+        Ok(code) => code,
+        // The whole chain on one line, never a backtrace: these are the user's errors to read
+        // (Docker not reachable, a container that failed), not ours to debug.
+        Err(e) => {
+            eprintln!("ms-tui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -32,7 +32,7 @@ use common::{ApiError, Mode, db, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{downstream_error, load_order};
+use super::{accepted_body, downstream_error, load_order};
 use crate::context::Ctx;
 
 const ON_UPDATE: &str = "checkout_order_updates";
@@ -291,8 +291,11 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
     )
     .await?;
-    record_duration(ctx, id, started).await?;
-    let body = load_order(ctx, id).await?.body();
+    // Accepted from here on: what follows is reported, never turned into an error reply.
+    if let Err(err) = record_duration(ctx, id, started).await {
+        tracing::warn!(order_id = id, error = %err, "processing time of an accepted order not recorded");
+    }
+    let body = accepted_body(ctx, id).await;
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 

@@ -25,7 +25,7 @@ use common::{ApiError, db, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{downstream_error, load_order, numeric_product_id};
+use super::{accepted_body, downstream_error, load_order, numeric_product_id};
 use crate::context::Ctx;
 
 const ON_PAYMENT_FAILED: &str = "saga_payment_failed";
@@ -281,7 +281,7 @@ pub(super) async fn create_order_async(
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
     )
     .await?;
-    let mut body = load_order(&ctx, id).await?.body();
+    let mut body = accepted_body(&ctx, id).await;
     body["message"] = json!("Order accepted; the saga runs in the background");
     Ok((StatusCode::ACCEPTED, Json(body)))
 }

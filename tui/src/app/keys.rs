@@ -41,6 +41,8 @@ pub enum Intent {
     /// `+` / `-`: the load rate one step up or down.
     RateUp,
     RateDown,
+    /// `f`, `d`, `w`: the next value of a run-time knob.
+    Knob(crate::admin::Knob),
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -74,6 +76,9 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('l') => Intent::ToggleLoad,
         KeyCode::Char('+') | KeyCode::Char('=') => Intent::RateUp,
         KeyCode::Char('-') => Intent::RateDown,
+        KeyCode::Char('f') => Intent::Knob(crate::admin::Knob::FailureRate),
+        KeyCode::Char('d') => Intent::Knob(crate::admin::Knob::EmailDelay),
+        KeyCode::Char('w') => Intent::Knob(crate::admin::Knob::SyncLimit),
         _ => return None,
     })
 }
@@ -111,6 +116,17 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             (
                 "+ -",
                 "load rate one step up / down (capped by the catalogue)",
+            ),
+        ],
+    ),
+    (
+        "Run-time knobs (every service's admin API)",
+        &[
+            ("f", "payment failure rate: 1 → 0.3 → 0 (S5's saga)"),
+            ("d", "e-mail delay: 500 → 100 → 2000 ms (both modes)"),
+            (
+                "w",
+                "sync worker limit: off → 10 → 40 in flight per sync service",
             ),
         ],
     ),

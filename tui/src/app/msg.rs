@@ -27,6 +27,8 @@ pub enum Msg {
     Load(LoadMsg),
     /// Queue depths of the selected scenario, or the broker being unreachable.
     Broker(BrokerMsg),
+    /// How a knob change went.
+    Knob(crate::admin::KnobOutcome),
 }
 
 /// What the Docker worker reports.
@@ -71,6 +73,8 @@ pub enum Command {
     Load(LoadCommand),
     /// Watch these queues from now on (the broker worker).
     WatchQueues(Vec<String>),
+    /// Send a knob change to the services (the admin worker).
+    Knob(crate::admin::KnobChange),
 }
 
 /// The container an action is aimed at: its id (what the engine acts on) and how the user

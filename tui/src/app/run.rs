@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use super::msg::{Command, DockerMsg, Msg};
 use super::state::{Notice, State};
 use super::update::update;
+use crate::admin::{self, AdminSettings, KnobChange};
 use crate::broker::{self, BrokerSettings};
 use crate::docker::{self, ActionRequest};
 use crate::load::{self, worker::LoadCommand};
@@ -48,6 +49,8 @@ pub struct Options {
     pub host: String,
     /// The broker whose queues the queue pane shows.
     pub broker: BrokerSettings,
+    /// The admin token for the run-time knobs.
+    pub admin: AdminSettings,
 }
 
 /// The workers' inboxes, where `apply` routes `update`'s commands.
@@ -55,6 +58,7 @@ struct Workers {
     docker: mpsc::Sender<ActionRequest>,
     load: mpsc::Sender<LoadCommand>,
     queues: watch::Sender<Vec<String>>,
+    admin: mpsc::Sender<KnobChange>,
 }
 
 /// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
@@ -66,11 +70,13 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         broker::spawn_telemetry(options.broker.clone(), to_app.clone());
     let (to_load, load_worker) =
         load::worker::spawn(options.host.clone(), to_app.clone(), Some(samples));
+    let (to_admin, admin_worker) = admin::spawn(options.admin.clone(), to_app.clone());
     let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);
     let workers = Workers {
         docker: to_docker,
         load: to_load,
         queues: to_queues,
+        admin: to_admin,
     };
     let mut terminal = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -150,6 +156,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     load_worker.abort();
     telemetry_worker.abort();
     broker_worker.abort();
+    admin_worker.abort();
     info!("control room closed; {}", timing.summary());
     outcome
 }
@@ -166,6 +173,12 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
             }
             Command::WatchQueues(names) => {
                 workers.queues.send_replace(names);
+            }
+            Command::Knob(change) => {
+                if let Err(e) = workers.admin.try_send(change) {
+                    warn!("admin worker: change not sent ({e})");
+                    state.notice = Some(Notice::error("the admin worker is busy; try again"));
+                }
             }
             Command::Docker { target, action } => {
                 let request = ActionRequest {

@@ -19,6 +19,8 @@ pub struct State {
     pub logs: LogView,
     /// Part 2: scenario, load, latency and queue figures.
     pub measure: Measure,
+    /// The run-time knobs as last asked for.
+    pub knobs: crate::admin::Knobs,
     /// The pane that arrows, paging and `Home`/`End` act on.
     pub focus: Pane,
     /// A prompt or overlay that takes the keys first (help, confirmation, filter input).
@@ -44,6 +46,7 @@ impl State {
             containers: ContainerTable::default(),
             logs: LogView::default(),
             measure: Measure::default(),
+            knobs: crate::admin::Knobs::default(),
             focus: Pane::Containers,
             prompt: Prompt::None,
             notice: None,

@@ -36,6 +36,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.measure.on_queues(samples);
             Vec::new()
         }
+        Msg::Knob(outcome) => {
+            state.notice = Some(match outcome.error {
+                None => Notice::info(format!(
+                    "{}: applied on {}/{} services",
+                    outcome.label, outcome.applied, outcome.of
+                )),
+                Some(e) => Notice::error(format!(
+                    "{}: applied on {}/{} services ({e})",
+                    outcome.label, outcome.applied, outcome.of
+                )),
+            });
+            Vec::new()
+        }
         Msg::Broker(BrokerMsg::Completions(figures)) => {
             for f in figures {
                 state
@@ -271,6 +284,11 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
         }
         Intent::Kill | Intent::StopStart | Intent::PauseUnpause | Intent::Restart => {
             return on_action_key(state, intent);
+        }
+        Intent::Knob(knob) => {
+            let change = state.knobs.cycle(knob);
+            state.notice = Some(Notice::info(format!("{}…", change.label)));
+            return vec![Command::Knob(change)];
         }
         Intent::Scenario(_)
         | Intent::Fire
@@ -693,5 +711,67 @@ mod tests {
         s.dirty = false;
         update(&mut s, key('z'));
         assert!(!s.dirty);
+    }
+
+    #[test]
+    fn scenario_keys_select_fire_and_drive_load() {
+        use crate::load::worker::LoadCommand;
+        let mut s = connected(false, stack());
+        let cmds = update(&mut s, key('6'));
+        assert_eq!(s.measure.selected, ScenarioId::S6);
+        assert_eq!(
+            cmds,
+            vec![Command::WatchQueues(vec!["click_tracked_queue".into()])]
+        );
+        assert_eq!(
+            update(&mut s, code(KeyCode::Enter)),
+            vec![Command::Load(LoadCommand::Fire(ScenarioId::S6))]
+        );
+        let rate = s.measure.rate;
+        assert_eq!(
+            update(&mut s, key('l')),
+            vec![Command::Load(LoadCommand::Start {
+                scenario: ScenarioId::S6,
+                rate
+            })]
+        );
+        let cmds = update(&mut s, key('+'));
+        assert!(s.measure.rate > rate);
+        assert_eq!(
+            cmds,
+            vec![Command::Load(LoadCommand::SetRate(s.measure.rate))]
+        );
+        // Selecting another scenario keeps the load where it runs.
+        update(&mut s, key('1'));
+        assert_eq!(s.measure.loading, Some(ScenarioId::S6));
+        assert_eq!(
+            update(&mut s, key('l')),
+            vec![Command::Load(LoadCommand::Stop)]
+        );
+        assert_eq!(s.measure.loading, None);
+    }
+
+    #[test]
+    fn knob_keys_send_the_change_and_show_the_outcome() {
+        let mut s = connected(false, stack());
+        let cmds = update(&mut s, key('f'));
+        let [Command::Knob(change)] = cmds.as_slice() else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(
+            change.patch,
+            serde_json::json!({"payment_failure_rate": 0.3})
+        );
+        update(
+            &mut s,
+            Msg::Knob(crate::admin::KnobOutcome {
+                label: change.label.clone(),
+                applied: 1,
+                of: 2,
+                error: Some("async/payment: not reachable".into()),
+            }),
+        );
+        let notice = s.notice.clone().unwrap();
+        assert!(notice.error && notice.text.contains("1/2"), "{notice:?}");
     }
 }

@@ -270,7 +270,8 @@ pub async fn up(
     // compose runs while the health is watched: v1 and v2 both block until the dependencies
     // of each service are healthy, so the n/total count is the only sign of life meanwhile.
     let (lines_tx, mut lines) = mpsc::unbounded_channel();
-    let compose_up = compose.run(&layout, &["up", "-d", "--remove-orphans"], &[], &lines_tx);
+    const UP: [&str; 3] = ["up", "-d", "--remove-orphans"];
+    let compose_up = compose.run(&layout, &UP, &[], &lines_tx);
     tokio::pin!(compose_up);
     let mut compose_done = false;
     let mut last_health = None;
@@ -281,8 +282,21 @@ pub async fn up(
                 while let Ok(line) = lines.try_recv() {
                     progress(Progress::Output(line));
                 }
-                result?;
-                compose_done = true;
+                match result {
+                    Ok(()) => compose_done = true,
+                    // compose gives up on a dependency that is not healthy *yet* (on a
+                    // starved host a probe can time out while the server is fine); `up` is
+                    // idempotent, so ask again until our own deadline.
+                    Err(e) if is_dependency_not_healthy(&e) && Instant::now() < deadline => {
+                        progress(Progress::Step(format!(
+                            "compose stopped at a dependency that was not healthy yet; running it again ({:.0} s left)",
+                            deadline.saturating_duration_since(Instant::now()).as_secs_f64()
+                        )));
+                        tokio::time::sleep(POLL).await;
+                        compose_up.set(compose.run(&layout, &UP, &[], &lines_tx));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Some(line) = lines.recv() => progress(Progress::Output(line)),
             _ = poll.tick() => {
@@ -319,6 +333,12 @@ pub async fn up(
             }
         }
     }
+}
+
+/// compose v1 says `Container "…" is unhealthy.`, v2 `dependency failed to start: container
+/// … is unhealthy`.
+fn is_dependency_not_healthy(error: &anyhow::Error) -> bool {
+    format!("{error:#}").contains("is unhealthy")
 }
 
 fn health_report(list: &[ContainerStatus], total: usize) -> Progress {
@@ -409,4 +429,23 @@ pub async fn down(
 pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
     let docker = containers::connect().await?;
     containers::list(&docker).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dependency_not_healthy_yet_is_told_apart_from_other_compose_failures() {
+        let v1 = anyhow::anyhow!(
+            "`docker-compose up -d` failed (exit status: 1):\n\nERROR: for payment-async  \
+             Container \"36599de2e2ea\" is unhealthy.\nEncountered errors while bringing up the project."
+        );
+        let v2 =
+            anyhow::anyhow!("dependency failed to start: container ms-tui-rabbitmq-1 is unhealthy");
+        let config = anyhow::anyhow!("ERROR: Invalid interpolation format for \"environment\"");
+        assert!(is_dependency_not_healthy(&v1));
+        assert!(is_dependency_not_healthy(&v2.context("compose up")));
+        assert!(!is_dependency_not_healthy(&config));
+    }
 }

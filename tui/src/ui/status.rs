@@ -50,6 +50,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             Style::new().fg(Color::Green),
         ));
     }
+    if state.knobs != crate::admin::Knobs::default() {
+        spans.push(Span::styled(" │ ", theme::dim()));
+        spans.push(Span::styled(
+            state.knobs.describe(),
+            Style::new().fg(Color::Magenta),
+        ));
+    }
     if state.demo {
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(Span::styled(

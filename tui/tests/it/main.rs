@@ -1,0 +1,36 @@
+//! Integration tests of the control room, in one test binary (a module per former file):
+//! every integration binary links the whole dependency tree again, and on a 2-core CI machine
+//! a dozen of them cost more build time than the tests themselves.
+//!
+//! - `ui_*` (but the two below): insta snapshots of each pane on ratatui's `TestBackend`; the
+//!   app log pane's is alone in `tests/applog.rs` (tui-logger's buffer is global).
+//! - `broker_probe`, `load_engine`: the queue sampler and the load engine against the real
+//!   RabbitMQ and services of `scripts/test-infra.sh`.
+//! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
+//!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
+//!   `stack_seeds` (the seed READMEs), `stack_failures` (outages), `ui_docker_engine` (the
+//!   control room against the real engine) and `ui_e2e_tmux` (the binary in tmux).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod ui_fixtures;
+
+mod broker_probe;
+mod load_engine;
+mod ui_containers;
+mod ui_logs;
+mod ui_measure;
+mod ui_overlays;
+mod ui_screen;
+mod ui_status;
+
+#[cfg(feature = "stack-tests")]
+mod stack_support;
+
+#[cfg(feature = "stack-tests")]
+mod stack_failures;
+#[cfg(feature = "stack-tests")]
+mod stack_seeds;
+#[cfg(feature = "stack-tests")]
+mod ui_docker_engine;
+#[cfg(feature = "stack-tests")]
+mod ui_e2e_tmux;

@@ -1,0 +1,60 @@
+//! Snapshots of the containers pane: groups, states, health, usage, an action in flight, focus.
+
+use crate::ui_fixtures::*;
+use crossterm::event::KeyCode;
+use ms_tui::app::containers::Group;
+use ms_tui::app::msg::{Action, Command};
+use ms_tui::app::state::{DockerStatus, State};
+use ms_tui::ui::containers::draw;
+
+fn pane(state: &State, width: u16, height: u16) -> String {
+    render(width, height, |frame, area| draw(frame, area, state))
+        .backend()
+        .to_string()
+}
+
+#[test]
+fn grouped_with_states_and_usage() {
+    let mut s = running_stack();
+    assert!(s.containers.select(Group::Async, "email"));
+    insta::assert_snapshot!(pane(&s, 55, 30));
+}
+
+#[test]
+fn an_action_in_flight_shows_in_the_state_column() {
+    let mut s = running_stack();
+    s.demo = true;
+    assert!(s.containers.select(Group::Sync, "user"));
+    let commands = ms_tui::app::update::update(
+        &mut s,
+        ms_tui::app::msg::Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('k'),
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Docker {
+            action: Action::Kill,
+            ..
+        }]
+    ));
+    insta::assert_snapshot!(pane(&s, 55, 12));
+}
+
+#[test]
+fn unfocused_and_scrolled_to_the_selection() {
+    let mut s = running_stack();
+    press(&mut s, KeyCode::Tab);
+    assert!(s.containers.select(Group::Infra, "postgres"));
+    insta::assert_snapshot!(pane(&s, 55, 14));
+}
+
+#[test]
+fn empty_project_and_waiting() {
+    let s = connected(Vec::new());
+    insta::assert_snapshot!("empty_project", pane(&s, 55, 6));
+    let mut waiting = connected(Vec::new());
+    waiting.docker = DockerStatus::Connecting;
+    insta::assert_snapshot!("waiting_for_docker", pane(&waiting, 55, 6));
+}

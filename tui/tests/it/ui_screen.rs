@@ -1,0 +1,45 @@
+//! Snapshots of the whole screen: the layout with part 2's room, on a common and a small
+//! terminal, before Docker answers and when it is unreachable.
+
+use std::time::Duration;
+
+use crate::ui_fixtures::*;
+use ms_tui::app::msg::{DockerMsg, Msg};
+use ms_tui::app::state::State;
+use ms_tui::app::update::update;
+use ms_tui::ui::view;
+
+fn screen(state: &mut State, width: u16, height: u16) -> String {
+    update(state, Msg::Resize { width, height });
+    render(width, height, |frame, _| view(state, frame))
+        .backend()
+        .to_string()
+}
+
+#[test]
+fn the_whole_screen_on_a_common_terminal() {
+    insta::assert_snapshot!(screen(&mut running_stack(), 120, 40));
+}
+
+#[test]
+fn a_short_terminal_folds_the_top_band() {
+    insta::assert_snapshot!(screen(&mut running_stack(), 80, 24));
+}
+
+#[test]
+fn before_docker_answers() {
+    insta::assert_snapshot!(screen(&mut State::new(false), 100, 30));
+}
+
+#[test]
+fn docker_unreachable_keeps_the_last_known_table() {
+    let mut s = running_stack();
+    send(
+        &mut s,
+        DockerMsg::Unreachable {
+            error: "connection refused".into(),
+            retry_in: Duration::from_secs(4),
+        },
+    );
+    insta::assert_snapshot!(screen(&mut s, 120, 40));
+}
