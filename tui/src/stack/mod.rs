@@ -34,8 +34,9 @@ use self::env::{EnvAction, OFFICIAL_IMAGES, OFFLINE_IMAGES, StackEnv};
 /// The compose project name: every container, network and volume of the stack belongs to it.
 pub const PROJECT: &str = "ms-tui";
 
-/// How often `up` looks at the containers' health while waiting.
-const POLL: Duration = Duration::from_millis(500);
+/// How often `up` looks at the containers' health while waiting: each look inspects every
+/// container, which a dockerd already busy starting containers answers slowly.
+const POLL: Duration = Duration::from_secs(1);
 
 /// Where the stack's files are.
 #[derive(Clone, Debug)]
@@ -128,6 +129,11 @@ pub struct UpOptions {
     /// Seconds to wait for every container to be healthy.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Start the services this many at a time, each group healthy before the next (the
+    /// broker and the database always first); 0 starts them all at once. Small groups boot
+    /// a small machine reliably; with cores to spare, 0 is faster.
+    #[arg(long, default_value_t = 5)]
+    pub batch: usize,
 }
 
 impl Default for UpOptions {
@@ -139,6 +145,7 @@ impl Default for UpOptions {
             build: false,
             service_binary: None,
             timeout: 300,
+            batch: 5,
         }
     }
 }
@@ -257,24 +264,96 @@ pub async fn up(
     };
     images::ensure(&docker, &layout, &stack_env, &plan, progress).await?;
 
-    let services = compose
+    let services: Vec<String> = compose
         .output(&layout, &["config", "--services"], &[])
-        .await?;
-    let total = services.lines().filter(|l| !l.trim().is_empty()).count();
+        .await?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let groups = start_order(&services, options.batch);
+    let total = services.len();
     progress(Progress::Step(format!(
-        "starting {total} containers (project {PROJECT})"
+        "starting {total} containers (project {PROJECT}) in {} group(s)",
+        groups.len()
     )));
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(options.timeout);
+    let mut watch = Watch {
+        docker: &docker,
+        total,
+        deadline: started + Duration::from_secs(options.timeout),
+        timeout: options.timeout,
+        last: None,
+    };
+    let mut list = Vec::new();
+    for group in &groups {
+        progress(Progress::Step(format!("starting {}", group.join(", "))));
+        list = start_group(&compose, &layout, group, &mut watch, progress).await?;
+    }
+    let start_to_healthy = started.elapsed();
+    progress(Progress::Step(format!(
+        "all {} containers healthy {:.1} s after compose up ({:.1} s in all)",
+        list.len(),
+        start_to_healthy.as_secs_f64(),
+        began.elapsed().as_secs_f64()
+    )));
+    Ok(UpReport {
+        start_to_healthy,
+        total: began.elapsed(),
+        containers: list,
+    })
+}
 
+/// The groups `up` starts one after another: the broker and the database first, then the
+/// other services `batch` at a time in the compose file's order (0: all of them at once).
+/// On a 2-core host twenty services booting together beside their own healthcheck execs
+/// starved each other past every timeout; a few at a time boot in a steady stream.
+fn start_order(services: &[String], batch: usize) -> Vec<Vec<String>> {
+    let (infra, rest): (Vec<String>, Vec<String>) = services
+        .iter()
+        .cloned()
+        .partition(|s| INFRA_FIRST.contains(&s.as_str()));
+    let mut groups = Vec::new();
+    if !infra.is_empty() {
+        groups.push(infra);
+    }
+    if !rest.is_empty() {
+        let size = if batch == 0 { rest.len() } else { batch };
+        groups.extend(rest.chunks(size).map(<[String]>::to_vec));
+    }
+    groups
+}
+
+/// What every other service waits for.
+const INFRA_FIRST: [&str; 2] = ["rabbitmq", "postgres"];
+
+/// The health watch shared by every group of one `up`: one deadline, one progress line.
+struct Watch<'a> {
+    docker: &'a bollard::Docker,
+    total: usize,
+    deadline: Instant,
+    timeout: u64,
+    last: Option<Progress>,
+}
+
+/// `compose up -d` for `group`, watched until each of its containers is running and healthy;
+/// returns every container of the project as last seen.
+async fn start_group(
+    compose: &Compose,
+    layout: &Layout,
+    group: &[String],
+    watch: &mut Watch<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<Vec<ContainerStatus>> {
+    let mut args = vec!["up", "-d", "--remove-orphans"];
+    args.extend(group.iter().map(String::as_str));
     // compose runs while the health is watched: v1 and v2 both block until the dependencies
     // of each service are healthy, so the n/total count is the only sign of life meanwhile.
     let (lines_tx, mut lines) = mpsc::unbounded_channel();
-    const UP: [&str; 3] = ["up", "-d", "--remove-orphans"];
-    let compose_up = compose.run(&layout, &UP, &[], &lines_tx);
+    let compose_up = compose.run(layout, &args, &[], &lines_tx);
     tokio::pin!(compose_up);
     let mut compose_done = false;
-    let mut last_health = None;
     let mut poll = tokio::time::interval(POLL);
     loop {
         tokio::select! {
@@ -287,28 +366,28 @@ pub async fn up(
                     // compose gives up on a dependency that is not healthy *yet* (on a
                     // starved host a probe can time out while the server is fine); `up` is
                     // idempotent, so ask again until our own deadline.
-                    Err(e) if is_dependency_not_healthy(&e) && Instant::now() < deadline => {
+                    Err(e) if is_dependency_not_healthy(&e) && Instant::now() < watch.deadline => {
                         progress(Progress::Step(format!(
                             "compose stopped at a dependency that was not healthy yet; running it again ({:.0} s left)",
-                            deadline.saturating_duration_since(Instant::now()).as_secs_f64()
+                            watch.deadline.saturating_duration_since(Instant::now()).as_secs_f64()
                         )));
                         tokio::time::sleep(POLL).await;
-                        compose_up.set(compose.run(&layout, &UP, &[], &lines_tx));
+                        compose_up.set(compose.run(layout, &args, &[], &lines_tx));
                     }
                     Err(e) => return Err(e),
                 }
             }
             Some(line) = lines.recv() => progress(Progress::Output(line)),
             _ = poll.tick() => {
-                let list = containers::list(&docker).await?;
-                let health = health_report(&list, total);
-                if last_health.as_ref() != Some(&health) {
+                let list = list_retrying(watch.docker, watch.deadline).await?;
+                let health = health_report(&list, watch.total);
+                if watch.last.as_ref() != Some(&health) {
                     progress(health.clone());
-                    last_health = Some(health);
+                    watch.last = Some(health);
                 }
                 if compose_done {
                     if let Some(failed) = list.iter().find(|c| c.state == "exited" || c.state == "dead") {
-                        let tail = containers::log_tail(&docker, failed, 20).await.unwrap_or_default();
+                        let tail = containers::log_tail(watch.docker, failed, 20).await.unwrap_or_default();
                         bail!(
                             "{} stopped (exit code {}) while the stack came up; its last lines:\n{}",
                             failed.compose_service,
@@ -316,21 +395,35 @@ pub async fn up(
                             tail.join("\n")
                         );
                     }
-                    if list.len() >= total && list.iter().all(ContainerStatus::is_ready) {
-                        let start_to_healthy = started.elapsed();
-                        progress(Progress::Step(format!(
-                            "all {} containers healthy {:.1} s after compose up ({:.1} s in all)",
-                            list.len(),
-                            start_to_healthy.as_secs_f64(),
-                            began.elapsed().as_secs_f64()
-                        )));
-                        return Ok(UpReport { start_to_healthy, total: began.elapsed(), containers: list });
+                    let ready = |name: &String| {
+                        list.iter().any(|c| &c.compose_service == name && c.is_ready())
+                    };
+                    if group.iter().all(ready) {
+                        return Ok(list);
                     }
                 }
-                if Instant::now() > deadline {
-                    bail!("{}", not_healthy_message(&list, options.timeout));
+                if Instant::now() > watch.deadline {
+                    bail!("{}", not_healthy_message(&list, watch.timeout));
                 }
             }
+        }
+    }
+}
+
+/// The project's containers; a Docker API call that fails (a busy dockerd times out while
+/// twenty containers start) is asked again until the deadline rather than ending `up`.
+async fn list_retrying(
+    docker: &bollard::Docker,
+    deadline: Instant,
+) -> anyhow::Result<Vec<ContainerStatus>> {
+    loop {
+        match containers::list(docker).await {
+            Ok(list) => return Ok(list),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!("listing the containers failed, trying again: {e:#}");
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -434,6 +527,32 @@ pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_broker_and_the_database_start_first_then_the_services_in_groups() {
+        let services = names(&["rabbitmq", "postgres", "a", "b", "c", "d", "e", "gateway"]);
+        assert_eq!(
+            start_order(&services, 3),
+            vec![
+                names(&["rabbitmq", "postgres"]),
+                names(&["a", "b", "c"]),
+                names(&["d", "e", "gateway"]),
+            ]
+        );
+        assert_eq!(
+            start_order(&services, 0),
+            vec![
+                names(&["rabbitmq", "postgres"]),
+                names(&["a", "b", "c", "d", "e", "gateway"]),
+            ]
+        );
+        assert_eq!(start_order(&names(&["a"]), 5), vec![names(&["a"])]);
+        assert!(start_order(&[], 5).is_empty());
+    }
 
     #[test]
     fn a_dependency_not_healthy_yet_is_told_apart_from_other_compose_failures() {

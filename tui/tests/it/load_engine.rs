@@ -101,14 +101,14 @@ async fn start_analytics() -> Analytics {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     for _ in 0..120 {
-        if let Ok(r) = http.get(format!("{base}/ready")).send().await {
-            if r.status().is_success() {
-                return Analytics {
-                    _child: child,
-                    base,
-                    log,
-                };
-            }
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await
+            && r.status().is_success()
+        {
+            return Analytics {
+                _child: child,
+                base,
+                log,
+            };
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
