@@ -100,6 +100,7 @@ async fn send_welcome(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    tracing::info!(%recipient, "welcome e-mail sent");
     ctx.completions
         .emit(ScenarioId::S1, steps::WELCOME_EMAIL_SENT, true);
     Ok(true)

@@ -96,6 +96,8 @@ async fn register_sync(
     if !warnings.is_empty() {
         // As the peer: the user exists, so registration still succeeds; the client is told.
         tracing::warn!(?warnings, user_id = id, "registered without welcome e-mail");
+    } else {
+        tracing::info!(user_id = id, "user registered; welcome e-mail sent");
     }
     let body = json!({
         "id": id,
@@ -132,6 +134,9 @@ async fn register_async(
         sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
     )
     .await?;
+    // One line per flow step, so that the control room's log filter on a correlation id
+    // shows the registration next to the e-mail it caused.
+    tracing::info!(user_id = id, "user registered; UserRegistered published");
     let body = json!({
         "id": id,
         "email": email,

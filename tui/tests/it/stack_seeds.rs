@@ -166,7 +166,8 @@ const EXAMPLES: &[Example] = &[
         method: "POST",
         path: "/checkout",
         body: Some(r#"{"order_id": "123", "amount": 99.99}"#),
-        sync: expect(200, &["status=PAID", "order_id=123"]),
+        // 000's order_id is a string, echoed as sent (CONTRACT §2).
+        sync: expect(200, &["status=PAID", r#"order_id="123""#]),
         asynchronous: expect(202, &["status=ORDER_ACCEPTED", "message"]),
         follow_up: FollowUp::None,
     },

@@ -9,7 +9,7 @@
 //! them the test FAILS with the reason; it never skips. A guard starts async email again
 //! whatever happens.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WIDTH: u16 = 300;
@@ -80,6 +80,8 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.session])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -96,7 +98,10 @@ impl Drop for RestartEmail {
             .output()
         {
             for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = Command::new("docker").args(["start", id]).status();
+                let _ = Command::new("docker")
+                    .args(["start", id])
+                    .stdout(Stdio::null())
+                    .status();
             }
         }
     }
@@ -166,8 +171,13 @@ fn logs_pane(screen: &str) -> Vec<String> {
 /// The control room in tmux on the running stack (`--no-up`: the test must not bring it up),
 /// once the whole stack shows; and the file its log goes to.
 fn open_on_stack() -> (Tmux, std::path::PathBuf) {
-    if let Err(why) = stack_is_healthy() {
-        panic!("{why}");
+    // The test before may have just started a container again: give it time to be healthy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while let Err(why) = stack_is_healthy() {
+        if std::time::Instant::now() > deadline {
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_secs(2));
     }
     let log_file = std::env::temp_dir().join(format!(
         "ms-tui-e2e-{}-{}.log",
@@ -240,18 +250,72 @@ fn queue_row(screen: &str, queue: &str) -> Option<(u64, u64)> {
 }
 
 /// The latency pane's last fire per mode: `fired: <status>×<n> in <time>[, done <time>]`,
-/// sync's on the left, async's on the right of the same row.
+/// sync's in the left column, async's in the right. Each column has rows of its own above
+/// (a `done p50 …` line once completions arrived), so the two need not share a row: the
+/// columns are told apart by where the pane's header puts `async :81…`.
 fn fired(screen: &str) -> Option<(String, String)> {
-    let row = screen.lines().find(|l| l.matches("fired: ").count() == 2)?;
-    let mut parts = row.split("fired: ").skip(1).map(|p| {
-        p.split("  ")
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('│')
-            .trim()
-            .to_string()
-    });
-    Some((parts.next()?, parts.next()?))
+    let column = |line: &str, needle: &str| line.find(needle).map(|at| line[..at].chars().count());
+    let lines: Vec<&str> = screen.lines().collect();
+    let left = lines.iter().find_map(|l| column(l, "┌ Latency"))?;
+    let header = lines.iter().position(|l| l.contains("async :81"))?;
+    let async_col = column(lines[header], "async :81")?;
+    let (mut sync, mut asynchronous) = (None, None);
+    // Only the pane's own rows: from its header down to its bottom border.
+    for line in &lines[header..] {
+        let chars: Vec<char> = line.chars().collect();
+        if chars.get(left) == Some(&'└') {
+            break;
+        }
+        let mut col = left;
+        while let Some(at) = find_from(&chars, "fired: ", col) {
+            let start = at + "fired: ".len();
+            let end = if at < async_col {
+                async_col
+            } else {
+                chars.len()
+            };
+            let cell: String = chars[start..end.max(start)]
+                .iter()
+                .take_while(|c| **c != '│')
+                .collect();
+            let cell = cell
+                .split("  ")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if at < async_col {
+                sync = Some(cell);
+            } else {
+                asynchronous = Some(cell);
+            }
+            col = start;
+        }
+    }
+    Some((sync?, asynchronous?))
+}
+
+/// The column of the first `needle` at or after column `from` of a row.
+fn find_from(row: &[char], needle: &str, from: usize) -> Option<usize> {
+    let needle: Vec<char> = needle.chars().collect();
+    (from..row.len().saturating_sub(needle.len() - 1)).find(|&at| row[at..].starts_with(&needle))
+}
+
+#[test]
+fn the_last_fire_of_each_mode_is_read_from_its_own_column() {
+    let screen = "\
+┌ Scenarios ──┐┌ Latency · S1 · sync | async ─────────────────────────────────────────────┐
+│›S1 fire     ││sync :8001/register                         async :8101/register          │
+│ S2 slow     ││done p50 515.3 ms (10)                      fired: 202×1 in 20.2 ms       │
+│ S3 fan-out  ││fired: 201×1 in 517.9 ms, done 515.2 ms                                   │
+└─────────────┘└──────────────────────────────────────────────────────────────────────────┘
+┌ Logs ───────────────────────────────────────────────────────────────────────────────────┐
+│I: fired: 999×1 in 1 ms                                                                  │";
+    let (sync, asynchronous) = fired(screen).expect("both fires");
+    assert_eq!(sync, "201×1 in 517.9 ms, done 515.2 ms");
+    assert_eq!(asynchronous, "202×1 in 20.2 ms");
+    assert_eq!(fired_latency(&sync), Some(517.9));
+    assert!(fired(&screen.replace("fired: 202", "xxxxxx 202")).is_none());
 }
 
 /// Milliseconds of a latency as the panes print it (`512 ms`, `4.00 ms`, `1.02 s`).
