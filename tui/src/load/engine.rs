@@ -1,9 +1,9 @@
 //! The sender of an open-model run.
 //!
 //! A scheduler task sleeps until each request's intended time and spawns it; every request
-//! is timed from that intended time (or from its send, when the timer alone made it late), so when the service (or this host) stalls, the requests
-//! that should have gone out meanwhile carry the stall in their latency instead of silently
-//! not being sent. In-flight requests are bounded (by the catalogue's cap, else
+//! is timed from that intended time (or from its send, when the timer alone made it late),
+//! so when the service (or this host) stalls, the requests that should have gone out
+//! meanwhile carry the stall in their latency instead of silently not being sent. In-flight requests are bounded (by the catalogue's cap, else
 //! [`DEFAULT_MAX_IN_FLIGHT`]); waiting for a free slot counts as latency for the same reason.
 
 use std::sync::{Arc, Mutex};
@@ -236,7 +236,8 @@ impl Run {
         Instant::now()
     }
 
-    async fn fire(&self, seq: u64, due: Instant) {
+    /// `start` is where the request's latency starts ([`timed_from`]).
+    async fn fire(&self, seq: u64, start: Instant) {
         let entry = scenario::get(self.spec.scenario);
         let request = entry.request(self.spec.mode);
         let unique = format!("{}-{seq}", self.run_id);
@@ -256,7 +257,7 @@ impl Run {
                 .body(scenario::render(body, &unique, seq));
         }
         let intended_at = chrono::Utc::now()
-            - chrono::Duration::from_std(Instant::now().saturating_duration_since(due))
+            - chrono::Duration::from_std(Instant::now().saturating_duration_since(start))
                 .unwrap_or_default();
         let answer = match builder.send().await {
             // The body is read so the time covers the whole answer, as oha's does.
@@ -267,7 +268,7 @@ impl Run {
             }
             Err(_) => None,
         };
-        let latency = Instant::now().saturating_duration_since(due);
+        let latency = Instant::now().saturating_duration_since(start);
         let outcome = Outcome::classify(request, answer);
         if let Ok(mut stats) = self.stats.lock() {
             stats.record(outcome, latency);
