@@ -389,16 +389,19 @@ mod on_the_running_stack {
         tui.keys(&["a", "/"]);
         tui.literal(&cid);
         tui.keys(&["Enter"]);
+        // The unfiltered pane already holds user/a and email/a lines: wait for the filter's
+        // title too, or the screen may be read before the keys were.
+        let title = format!("filter \"{cid}\"");
         let screen = tui.wait_for(
-            "the registration's lines, from user and email",
+            "the filter applied and the registration's lines, from user and email",
             Duration::from_secs(30),
             |s| {
                 let rows = logs_pane(s);
-                rows.iter().any(|r| r.contains("user/a"))
+                s.contains(&title)
+                    && rows.iter().any(|r| r.contains("user/a"))
                     && rows.iter().any(|r| r.contains("email/a"))
             },
         );
-        assert!(screen.contains(&format!("filter \"{cid}\"")), "{screen}");
         let rows = logs_pane(&screen);
         assert!(!rows.is_empty());
         for row in &rows {
