@@ -395,6 +395,9 @@ async fn start_group(
                             tail.join("\n")
                         );
                     }
+                    if let Some(refused) = refused_login(watch.docker, &list, group).await {
+                        bail!("{refused}");
+                    }
                     let ready = |name: &String| {
                         list.iter().any(|c| &c.compose_service == name && c.is_ready())
                     };
@@ -408,6 +411,39 @@ async fn start_group(
             }
         }
     }
+}
+
+/// A service of `group` that Docker restarted and whose last lines say PostgreSQL or RabbitMQ
+/// refused its login: the data volumes were initialised with other credentials (another
+/// checkout's compose/.env, or an .env rewritten by hand), and only deleting them or putting
+/// that .env back helps. Without this, `up` waited out its whole timeout on a restart loop.
+async fn refused_login(
+    docker: &bollard::Docker,
+    list: &[ContainerStatus],
+    group: &[String],
+) -> Option<String> {
+    for c in list.iter().filter(|c| {
+        group.contains(&c.compose_service) && (c.restart_count > 0 || c.state == "restarting")
+    }) {
+        let tail = containers::log_tail(docker, c, 40)
+            .await
+            .unwrap_or_default();
+        if let Some(line) = tail.iter().find(|l| is_refused_login(l)) {
+            return Some(format!(
+                "{} cannot log in with the credentials in compose/.env:\n  {}\nThe volumes \
+                 {PROJECT}_postgres-data and {PROJECT}_rabbitmq-data keep the passwords of the \
+                 stack that created them. Put that stack's compose/.env back, or delete them with \
+                 `ms-tui down --volumes` (their queues and databases go too).",
+                c.compose_service,
+                line.trim()
+            ));
+        }
+    }
+    None
+}
+
+fn is_refused_login(line: &str) -> bool {
+    line.contains("password authentication failed") || line.contains("ACCESS_REFUSED")
 }
 
 /// The project's containers; a Docker API call that fails (a busy dockerd times out while
@@ -552,6 +588,21 @@ mod tests {
         );
         assert_eq!(start_order(&names(&["a"]), 5), vec![names(&["a"])]);
         assert!(start_order(&[], 5).is_empty());
+    }
+
+    #[test]
+    fn refused_logins_of_postgres_and_rabbitmq_are_recognised() {
+        assert!(is_refused_login(
+            "ms-service user: connecting to PostgreSQL: database unreachable for 60 s: error \
+             returned from database: password authentication failed for user \"ms\""
+        ));
+        assert!(is_refused_login(
+            "AMQP soft error: ACCESS-REFUSED: ACCESS_REFUSED - Login was refused using \
+             authentication mechanism PLAIN."
+        ));
+        assert!(!is_refused_login(
+            "database not ready; retrying: connection refused"
+        ));
     }
 
     #[test]
