@@ -237,8 +237,9 @@ PY
                     # Both at once, each at the full rate: the host's noise hits both alike.
                     drained
                     DRAINED=1 oha_round "$rate" "$round" &
+                    local_oha=$!
                     DRAINED=1 mstui_round "$rate" "$round"
-                    wait
+                    wait "$local_oha" # not a bare wait: the service is a child too
                 # Alternate who goes first: the second of a pair meets a warmer service.
                 elif [ $((round % 2)) = 1 ]; then
                     oha_round "$rate" "$round"; mstui_round "$rate" "$round"
