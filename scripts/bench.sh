@@ -74,11 +74,15 @@ print("%-26s achieved %8.1f req/s  p50 %10s  p99 %10s  statuses %s" % (label, s[
 PY
 }
 
-run() { # label rate url body-args...
+oha_post() { # label rate url oha-args... (writes $OUT/label.json)
     local label=$1 rate=$2 url=$3; shift 3
     oha -q "$rate" -z "$DURATION" --latency-correction --no-tui --output-format json -o "$OUT/$label.json" \
         -m POST -H 'content-type: application/json' "$@" "$url"
-    summary "$label" "$OUT/$label.json"
+}
+
+run() { # label rate url oha-args...
+    oha_post "$@"
+    summary "$1" "$OUT/$1.json"
 }
 
 # The floor under every number: how late this host wakes a sleeping thread, and what oha reports
@@ -190,10 +194,8 @@ for scenario in "${SCENARIOS[@]}"; do
             local workers=$(( $1 / 10 ))
             workers=$(( workers < 16 ? 16 : workers > 1024 ? 1024 : workers ))
             [ "${DRAINED:-0}" = 1 ] || drained
-            oha -q "$1" -z "$DURATION" --latency-correction --no-tui --output-format json \
-                -o "$OUT/oha-S6-async-q$1-r$2.json" -c "$workers" -m POST \
-                -H 'content-type: application/json' -d '{"user_id":1,"page":"/bench"}' \
-                http://127.0.0.1:18206/track_click
+            oha_post "oha-S6-async-q$1-r$2" "$1" http://127.0.0.1:18206/track_click \
+                -c "$workers" -d '{"user_id":1,"page":"/bench"}'
         }
         mstui_round() { # rate round
             [ "${DRAINED:-0}" = 1 ] || drained
@@ -237,9 +239,9 @@ PY
                     # Both at once, each at the full rate: the host's noise hits both alike.
                     drained
                     DRAINED=1 oha_round "$rate" "$round" &
-                    local_oha=$!
+                    oha_pid=$!
                     DRAINED=1 mstui_round "$rate" "$round"
-                    wait "$local_oha" # not a bare wait: the service is a child too
+                    wait "$oha_pid" # not a bare wait: the service is a child too
                 # Alternate who goes first: the second of a pair meets a warmer service.
                 elif [ $((round % 2)) = 1 ]; then
                     oha_round "$rate" "$round"; mstui_round "$rate" "$round"

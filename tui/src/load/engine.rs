@@ -3,8 +3,9 @@
 //! A scheduler task sleeps until each request's intended time and spawns it; every request
 //! is timed from that intended time (or from its send, when the timer alone made it late),
 //! so when the service (or this host) stalls, the requests that should have gone out
-//! meanwhile carry the stall in their latency instead of silently not being sent. In-flight requests are bounded (by the catalogue's cap, else
-//! [`DEFAULT_MAX_IN_FLIGHT`]); waiting for a free slot counts as latency for the same reason.
+//! meanwhile carry the stall in their latency instead of silently not being sent. In-flight
+//! requests are bounded (by the catalogue's cap, else [`DEFAULT_MAX_IN_FLIGHT`]); waiting for
+//! a free slot counts as latency for the same reason.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -413,7 +413,7 @@ async fn start_group(
     }
 }
 
-/// A service of `group` that Docker restarted and whose last lines say PostgreSQL or RabbitMQ
+/// A service of `group`, not ready, that Docker restarted and whose last lines say PostgreSQL or RabbitMQ
 /// refused its login: the data volumes were initialised with other credentials (another
 /// checkout's compose/.env, or an .env rewritten by hand), and only deleting them or putting
 /// that .env back helps. Without this, `up` waited out its whole timeout on a restart loop.
@@ -423,7 +423,9 @@ async fn refused_login(
     group: &[String],
 ) -> Option<String> {
     for c in list.iter().filter(|c| {
-        group.contains(&c.compose_service) && (c.restart_count > 0 || c.state == "restarting")
+        group.contains(&c.compose_service)
+            && !c.is_ready()
+            && (c.restart_count > 0 || c.state == "restarting")
     }) {
         let tail = containers::log_tail(docker, c, 40)
             .await
