@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::msg::Msg;
+use crate::outbox::Outbox;
 
 /// The values `f`, `d` and `w` cycle through; the first is the stack's default.
 pub const FAILURE_RATES: [f64; 3] = [1.0, 0.3, 0.0];
@@ -148,16 +148,19 @@ impl AdminSettings {
     }
 }
 
-pub fn spawn(
+/// Starts the admin worker: it applies the changes sent on the returned sender, one after
+/// another, and reports each [`KnobOutcome`] on `to_app` (any channel whose message wraps it).
+pub fn spawn<M: From<KnobOutcome> + Send + 'static>(
     settings: AdminSettings,
-    to_app: mpsc::Sender<Msg>,
+    to_app: mpsc::Sender<M>,
 ) -> (mpsc::Sender<KnobChange>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<KnobChange>(16);
+    let to_app = Outbox::new(to_app);
     let task = tokio::spawn(async move {
         let http = common::http::client(Duration::from_secs(3));
         while let Some(change) = rx.recv().await {
             let outcome = apply(&http, &settings, change).await;
-            if to_app.send(Msg::Knob(outcome)).await.is_err() {
+            if !to_app.send(outcome).await {
                 break;
             }
         }

@@ -11,8 +11,12 @@
 //!   only writer, `view` only draws; workers talk to it over bounded channels).
 //! - [`ui`]: `view` and one file per pane (containers, logs, status line, help, confirmation,
 //!   the app's own log, scenarios, latency, queues), plus the layout.
-//! - [`docker`]: the Docker worker — events, stats and log-follow streams through bollard,
-//!   lifecycle actions guarded by the project label, reconnect with back-off.
+//! - [`docker`]: the one Docker layer — connect, the project's labels, containers and their
+//!   health, lifecycle actions guarded by the project label — and the control room's Docker
+//!   worker on it (events, stats and log-follow streams, reconnect with back-off). The stack
+//!   module uses the same layer.
+//! - [`outbox`]: every worker's side of the bounded channel to the app task (`send` what must
+//!   arrive, `offer` stream samples, which drop and are counted when the app falls behind).
 //! - [`terminal`]: raw mode and the alternate screen, restored on exit, panic and Ctrl-C.
 //! - [`logging`]: the app's own log, to the tui-logger pane and a file, never to the terminal.
 //! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates
@@ -28,6 +32,7 @@ pub mod cli;
 pub mod docker;
 pub mod load;
 pub mod logging;
+pub mod outbox;
 pub mod stack;
 pub mod terminal;
 pub mod ui;

@@ -6,106 +6,11 @@
 
 use common::scenario::Service;
 
-/// The three groups of the table, in display order; from the `ms-tui.mode` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Group {
-    Sync,
-    Async,
-    Infra,
-}
+use crate::docker::{ContainerInfo, Group, RunState, Usage};
 
-impl Group {
-    pub const ALL: [Group; 3] = [Group::Sync, Group::Async, Group::Infra];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Group::Sync => "sync",
-            Group::Async => "async",
-            Group::Infra => "infra",
-        }
-    }
-
-    /// The label value (`sync`, `async`, `infra`); anything else counts as infra, so an
-    /// unexpected label still shows the container rather than hiding it.
-    pub fn from_label(value: Option<&str>) -> Group {
-        match value {
-            Some("sync") => Group::Sync,
-            Some("async") => Group::Async,
-            _ => Group::Infra,
-        }
-    }
-}
-
-/// A container's lifecycle state, as the engine reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Removing,
-    /// Stopped; the exit code tells a kill (137) from a clean stop (0).
-    Exited(i64),
-    Dead,
-    Unknown,
-}
-
-impl RunState {
-    /// Whether `s` means stop (true) or start (false).
-    pub fn is_up(self) -> bool {
-        matches!(
-            self,
-            RunState::Running | RunState::Paused | RunState::Restarting
-        )
-    }
-}
-
-/// The health check's verdict; `None` when the image defines no health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    None,
-    Starting,
-    Healthy,
-    Unhealthy,
-}
-
-/// Resource use from the stats stream (the latest sample).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Usage {
-    /// Percent of one CPU (200 % = two cores busy), as `docker stats` shows it.
-    pub cpu_percent: f64,
-    /// Memory in use, without the page cache (as `docker stats` counts it).
-    pub mem_bytes: u64,
-}
-
-/// One container of the project.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContainerInfo {
-    /// The engine's id: what actions are aimed at.
-    pub id: String,
-    /// The container name (`ms-tui-email-async-1`), for messages and the log file.
-    pub name: String,
-    /// From the `ms-tui.service` label (`email`, `rabbitmq`, …).
-    pub service: String,
-    pub group: Group,
-    pub state: RunState,
-    pub health: Health,
-    /// Restarts the engine made on its own (restart policy); a user's start is not one.
-    pub restarts: i64,
-    /// `None` until the first stats sample, and while the container is not running.
-    pub usage: Option<Usage>,
-}
-
-impl ContainerInfo {
-    /// `async/email`: how the user names a container (and how the logs pane labels its lines).
-    pub fn label(&self) -> String {
-        format!("{}/{}", self.group.as_str(), self.service)
-    }
-
-    /// The sort key: group, then catalogue order (infra: gateway, rabbitmq, postgres), then name.
-    fn order(&self) -> (Group, usize, &str) {
-        (self.group, service_rank(&self.service), &self.name)
-    }
+/// The sort key: group, then catalogue order (infra: gateway, rabbitmq, postgres), then name.
+fn order(c: &ContainerInfo) -> (Group, usize, &str) {
+    (c.group, service_rank(&c.service), &c.name)
 }
 
 /// Catalogue order for the services, then the infrastructure, then anything else.
@@ -138,7 +43,7 @@ impl ContainerTable {
     /// Replaces every row (after a reconnect); keeps the selection when that container is still
     /// there, otherwise selects the first.
     pub fn replace(&mut self, mut rows: Vec<ContainerInfo>) {
-        rows.sort_by(|a, b| a.order().cmp(&b.order()));
+        rows.sort_by(|a, b| order(a).cmp(&order(b)));
         self.rows = rows;
         self.fix_selection();
     }
@@ -161,7 +66,7 @@ impl ContainerTable {
             }
             None => {
                 self.rows.push(info);
-                self.rows.sort_by(|a, b| a.order().cmp(&b.order()));
+                self.rows.sort_by(|a, b| order(a).cmp(&order(b)));
             }
         }
         self.fix_selection();
@@ -242,21 +147,9 @@ impl ContainerTable {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub(crate) fn info(group: Group, service: &str, state: RunState) -> ContainerInfo {
-        ContainerInfo {
-            id: format!("{}-{service}", group.as_str()),
-            name: format!("ms-tui-{service}-{}-1", group.as_str()),
-            service: service.to_string(),
-            group,
-            state,
-            health: Health::Healthy,
-            restarts: 0,
-            usage: None,
-        }
-    }
+    use crate::docker::container::info;
 
     #[test]
     fn rows_are_grouped_and_in_catalogue_order() {

@@ -7,75 +7,12 @@
 
 use std::collections::VecDeque;
 
-use super::containers::Group;
+use crate::docker::{Group, LogLine};
 
 /// How many lines the ring keeps, over all containers (about 4 MB at 200 bytes a line). The
 /// oldest line goes first; a chatty service can push a quiet one's old lines out, which is why
 /// the count is generous.
 pub const LOG_CAPACITY: usize = 20_000;
-
-/// The longest line kept, in bytes; longer ones are cut (a runaway line must not hold megabytes).
-pub const MAX_LINE_BYTES: usize = 2_000;
-
-/// Severity, when the line says (the services log JSON with a level; others do not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-/// One log line, ready to draw.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogLine {
-    pub group: Group,
-    pub service: String,
-    /// `HH:MM:SS.mmm` in UTC, from the engine's timestamp.
-    pub time: String,
-    pub level: Option<Level>,
-    /// From stderr (shown in the error colour when the line has no level).
-    pub stderr: bool,
-    pub text: String,
-    /// `group/service text`, lower-cased: what the filter matches against.
-    haystack: String,
-}
-
-impl LogLine {
-    pub fn new(
-        group: Group,
-        service: &str,
-        time: String,
-        level: Option<Level>,
-        stderr: bool,
-        mut text: String,
-    ) -> LogLine {
-        if text.len() > MAX_LINE_BYTES {
-            let mut cut = MAX_LINE_BYTES;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
-        let haystack = format!("{}/{service} {text}", group.as_str()).to_lowercase();
-        LogLine {
-            group,
-            service: service.to_string(),
-            time,
-            level,
-            stderr,
-            text,
-            haystack,
-        }
-    }
-
-    /// `async/email`, as the containers table names it.
-    pub fn label(&self) -> String {
-        format!("{}/{}", self.group.as_str(), self.service)
-    }
-}
 
 /// Which lines the pane shows, resolved against the current selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +109,7 @@ impl LogView {
             Scope::All => true,
             Scope::Only(group, service) => line.group == group && line.service == service,
         };
-        in_scope && (self.filter.is_empty() || line.haystack.contains(&self.filter))
+        in_scope && (self.filter.is_empty() || line.mentions(&self.filter))
     }
 
     /// Lines matching scope and filter in the whole ring.
@@ -234,17 +171,7 @@ impl LogView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(service: &str, text: &str) -> LogLine {
-        LogLine::new(
-            Group::Async,
-            service,
-            "12:00:00.000".into(),
-            None,
-            false,
-            text.into(),
-        )
-    }
+    use crate::docker::logline::sample as line;
 
     fn texts(w: &Window<'_>) -> Vec<String> {
         w.lines.iter().map(|l| l.text.clone()).collect()
@@ -308,12 +235,5 @@ mod tests {
         v.scroll_down(100);
         assert_eq!(v.scroll_back(), 0);
         assert!(!v.follow, "only G resumes follow");
-    }
-
-    #[test]
-    fn long_lines_are_cut_on_a_char_boundary() {
-        let l = line("email", &"é".repeat(MAX_LINE_BYTES));
-        assert!(l.text.len() <= MAX_LINE_BYTES + '…'.len_utf8());
-        assert!(l.text.ends_with('…'));
     }
 }

@@ -14,12 +14,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
-use super::msg::{Command, DockerMsg, Msg};
+use super::msg::{Command, Msg};
 use super::state::{Notice, State};
 use super::update::update;
 use crate::admin::{self, AdminSettings, KnobChange};
 use crate::broker::{self, BrokerSettings};
-use crate::docker::{self, ActionRequest};
+use crate::docker::{self, ActionRequest, DockerMsg};
 use crate::load::{self, worker::LoadCommand};
 use crate::terminal::Tui;
 use crate::ui;
@@ -37,7 +37,7 @@ const DRAIN: usize = 64;
 const IDLE_FRAME: Duration = Duration::from_secs(1);
 
 /// How often frame-timing figures go to the log (debug level).
-const REPORT_EVERY: Duration = Duration::from_secs(30);
+const FRAME_TIMING_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -88,13 +88,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     state.notice = notice.map(super::state::Notice::error);
     workers.queues.send_replace(state.measure.watched_queues());
     let size = tui.terminal.size()?;
-    update(
-        &mut state,
-        Msg::Resize {
-            width: size.width,
-            height: size.height,
-        },
-    );
+    resize(&mut state, size.width, size.height, &workers);
     info!(
         "control room open (demo: {}, {} fps)",
         options.demo, options.fps
@@ -115,7 +109,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
                     apply(&mut state, Msg::Key(key), &workers);
                 }
                 Some(Ok(Event::Resize(width, height))) => {
-                    apply(&mut state, Msg::Resize { width, height }, &workers);
+                    resize(&mut state, width, height, &workers);
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => break Err(anyhow::anyhow!("reading the terminal: {e}")),
@@ -161,6 +155,14 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     outcome
 }
 
+/// A new terminal size, and the logs pane's page at that size (the layout is the view's;
+/// `update` only gets the figure).
+fn resize(state: &mut State, width: u16, height: u16, workers: &Workers) {
+    apply(state, Msg::Resize { width, height }, workers);
+    let rows = ui::layout::log_page(ratatui::layout::Rect::new(0, 0, width, height));
+    apply(state, Msg::LogPage { rows }, workers);
+}
+
 /// One message through `update`, and its commands to the workers.
 fn apply(state: &mut State, msg: Msg, workers: &Workers) {
     for command in update(state, msg) {
@@ -193,14 +195,14 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                         action,
                         result: Err("the Docker worker is not taking requests".into()),
                     };
-                    update(state, Msg::Docker(refused));
+                    update(state, refused.into());
                 }
             }
         }
     }
 }
 
-/// Frame draw times: count, mean and worst, reported to the log every `REPORT_EVERY` and at
+/// Frame draw times: count, mean and worst, reported to the log every [`FRAME_TIMING_EVERY`] and at
 /// exit (the figures the README quotes).
 #[derive(Debug)]
 struct FrameTiming {
@@ -235,10 +237,10 @@ impl FrameTiming {
         self.window_frames += 1;
         self.window_total += took;
         self.window_worst = self.window_worst.max(took);
-        if self.window_start.elapsed() >= REPORT_EVERY {
+        if self.window_start.elapsed() >= FRAME_TIMING_EVERY {
             debug!(
                 "frames in the last {:?}: {} drawn, mean {:.2} ms, worst {:.2} ms",
-                REPORT_EVERY,
+                FRAME_TIMING_EVERY,
                 self.window_frames,
                 mean_ms(self.window_total, self.window_frames),
                 self.window_worst.as_secs_f64() * 1e3

@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::containers::ContainerTable;
 use super::logbuf::{LogView, Scope};
 use super::measure::Measure;
-use super::msg::{Action, Target};
+use crate::docker::{Action, Target};
+
+/// The logs pane's rows on the 80×24 terminal the state assumes until the first resize.
+pub const DEFAULT_LOG_PAGE: usize = 15;
 
 /// Everything the screen shows and the keys act on.
 #[derive(Debug, Clone)]
@@ -30,8 +33,11 @@ pub struct State {
     /// Actions sent to the worker and not answered yet, by container id (the table shows
     /// "killing…" meanwhile, and a second key on the same container waits).
     pub in_flight: Vec<(String, Action)>,
-    /// The terminal's size in cells; the logs pane's page size is derived from it.
+    /// The terminal's size in cells.
     pub size: (u16, u16),
+    /// Rows of text in the logs pane at that size (from [`Msg::LogPage`](super::msg::Msg)):
+    /// a page for PgUp / PgDn, and how far back scrolling may go.
+    pub log_page: usize,
     /// Set by `q` / Ctrl-C; the app task leaves its loop.
     pub quit: bool,
     /// Something visible changed since the last frame; the app task draws only then.
@@ -52,6 +58,7 @@ impl State {
             notice: None,
             in_flight: Vec::new(),
             size: (80, 24),
+            log_page: DEFAULT_LOG_PAGE,
             quit: false,
             dirty: true,
         }

@@ -5,14 +5,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use common::scenario::ScenarioId;
 
-use super::containers::{RunState, Usage};
 use super::keys::{Intent, intent};
+use super::logbuf::Scope;
 use super::measure::BrokerStatus;
-use super::msg::{Action, Command, DockerMsg, Msg, Target};
+use super::msg::{Command, Msg};
 use super::state::{DockerStatus, Notice, Pane, Prompt, State};
 use crate::broker::BrokerMsg;
+use crate::docker::{Action, DockerMsg, Group, RunState, Target, Usage};
 use crate::load::worker::{LoadCommand, LoadMsg};
-use crate::ui::layout;
 
 /// Applies one message; returns the side effects to run.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
@@ -22,6 +22,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Key(key) => on_key(state, key),
         Msg::Resize { width, height } => {
             state.size = (width, height);
+            Vec::new()
+        }
+        Msg::LogPage { rows } => {
+            state.log_page = rows.max(1);
             Vec::new()
         }
         Msg::Docker(docker) => {
@@ -155,18 +159,8 @@ fn on_docker(state: &mut State, msg: DockerMsg) {
             },
         ),
         DockerMsg::Logs(lines) => {
-            // The scope borrows the state; resolve it to owned parts first.
-            let only = state
-                .logs
-                .selected_only
-                .then(|| state.containers.selected())
-                .flatten()
-                .map(|c| (c.group, c.service.clone()));
-            let scope = match &only {
-                Some((group, service)) => super::logbuf::Scope::Only(*group, service),
-                None => super::logbuf::Scope::All,
-            };
-            state.logs.push(lines, scope);
+            let scope = owned_scope(state);
+            state.logs.push(lines, scope.as_scope());
         }
         DockerMsg::LogsDropped(n) => state.logs.dropped += n,
         DockerMsg::ActionDone {
@@ -247,7 +241,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
 }
 
 fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
-    let page = log_page(state);
+    let page = state.log_page;
     match intent {
         Intent::Quit => state.quit = true,
         Intent::ToggleHelp => state.prompt = Prompt::Help,
@@ -310,7 +304,7 @@ fn move_in_focus(state: &mut State, delta: isize) {
             }
         }
         Pane::Logs => {
-            let page = log_page(state);
+            let page = state.log_page;
             let scope = owned_scope(state);
             if delta < 0 {
                 state
@@ -379,39 +373,32 @@ fn dispatch(state: &mut State, target: Target, action: Action) -> Vec<Command> {
     vec![Command::Docker { target, action }]
 }
 
-/// Rows of log text the logs pane shows at the current terminal size (a page for PgUp/PgDn).
-fn log_page(state: &State) -> usize {
-    let (w, h) = state.size;
-    let areas = layout::areas(ratatui::layout::Rect::new(0, 0, w, h));
-    usize::from(areas.logs.height.saturating_sub(2)).max(1)
-}
-
 /// The log scope with the selection's service copied out, so the logs can be changed while it
 /// is in use.
-struct OwnedScope(Option<(super::containers::Group, String)>);
+struct OwnedScope(Option<(Group, String)>);
 
 impl OwnedScope {
-    fn as_scope(&self) -> super::logbuf::Scope<'_> {
+    fn as_scope(&self) -> Scope<'_> {
         match &self.0 {
-            Some((g, s)) => super::logbuf::Scope::Only(*g, s),
-            None => super::logbuf::Scope::All,
+            Some((g, s)) => Scope::Only(*g, s),
+            None => Scope::All,
         }
     }
 }
 
 fn owned_scope(state: &State) -> OwnedScope {
     OwnedScope(match state.log_scope() {
-        super::logbuf::Scope::Only(g, s) => Some((g, s.to_string())),
-        super::logbuf::Scope::All => None,
+        Scope::Only(g, s) => Some((g, s.to_string())),
+        Scope::All => None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::containers::tests::info;
-    use crate::app::containers::{ContainerInfo, Group};
-    use crate::app::logbuf::LogLine;
+    use crate::docker::ContainerInfo;
+    use crate::docker::container::info;
+    use crate::docker::logline::sample as log;
 
     fn key(c: char) -> Msg {
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
@@ -641,17 +628,6 @@ mod tests {
         assert_eq!(s.logs.filter(), "kspqr");
     }
 
-    fn log(service: &str, text: &str) -> LogLine {
-        LogLine::new(
-            Group::Async,
-            service,
-            "12:00:00.000".into(),
-            None,
-            false,
-            text.into(),
-        )
-    }
-
     #[test]
     fn scrolling_the_logs_pauses_follow_and_g_resumes() {
         let mut s = connected(false, stack());
@@ -681,6 +657,27 @@ mod tests {
         update(&mut s, key('G'));
         assert!(s.logs.follow);
         assert_eq!(s.logs.scroll_back(), 0);
+    }
+
+    #[test]
+    fn paging_moves_by_the_page_the_app_task_measured() {
+        let mut s = connected(false, stack());
+        update(&mut s, Msg::LogPage { rows: 5 });
+        update(
+            &mut s,
+            Msg::Docker(DockerMsg::Logs(
+                (0..20).map(|i| log("email", &i.to_string())).collect(),
+            )),
+        );
+        update(&mut s, code(KeyCode::Tab));
+        update(&mut s, code(KeyCode::PageUp));
+        assert_eq!(s.logs.scroll_back(), 5);
+        update(&mut s, code(KeyCode::Home));
+        assert_eq!(
+            s.logs.scroll_back(),
+            15,
+            "the oldest page: 20 lines, 5 shown"
+        );
     }
 
     #[test]

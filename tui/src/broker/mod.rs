@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::msg::Msg;
+use crate::outbox::Outbox;
 
 /// How often the depths are probed (the issue asks for at least every 500 ms).
 pub const PROBE_EVERY: Duration = Duration::from_millis(500);
@@ -73,13 +73,14 @@ pub struct CompletionFigures {
     pub last: Duration,
 }
 
-/// Starts the queue probe; send the names of the queues to watch on the returned sender.
-pub fn spawn(
+/// Starts the queue probe; it reports on `to_app` (any channel whose message wraps a
+/// [`BrokerMsg`]); send the names of the queues to watch on the returned sender.
+pub fn spawn<M: From<BrokerMsg> + Send + 'static>(
     settings: BrokerSettings,
-    to_app: mpsc::Sender<Msg>,
+    to_app: mpsc::Sender<M>,
 ) -> (watch::Sender<Vec<String>>, JoinHandle<()>) {
     let (watch_tx, watch_rx) = watch::channel(Vec::new());
-    let task = tokio::spawn(probe::run(settings, watch_rx, to_app));
+    let task = tokio::spawn(probe::run(settings, watch_rx, Outbox::new(to_app)));
     (watch_tx, task)
 }
 
@@ -87,13 +88,14 @@ pub fn spawn(
 /// (those requests get no completion latency), the load never waits.
 pub const SAMPLES: usize = 8192;
 
-/// Starts the telemetry worker; the load worker sends its samples on the returned sender.
-pub fn spawn_telemetry(
+/// Starts the telemetry worker, reporting on `to_app` like [`spawn`]; the load worker sends
+/// its samples on the returned sender.
+pub fn spawn_telemetry<M: From<BrokerMsg> + Send + 'static>(
     settings: BrokerSettings,
-    to_app: mpsc::Sender<Msg>,
+    to_app: mpsc::Sender<M>,
 ) -> (mpsc::Sender<crate::load::Sample>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(SAMPLES);
-    let task = tokio::spawn(telemetry::run(settings, rx, to_app));
+    let task = tokio::spawn(telemetry::run(settings, rx, Outbox::new(to_app)));
     (tx, task)
 }
 

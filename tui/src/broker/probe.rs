@@ -13,12 +13,12 @@ use common::broker::topology::dead_letter_queue;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::mgmt::{self, MgmtQueue};
 use super::{BrokerMsg, BrokerSettings, PROBE_EVERY, QueueSample};
-use crate::app::msg::Msg;
+use crate::outbox::Outbox;
 
 /// What one passive declare found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ fn is_not_found(error: &lapin::Error) -> bool {
 pub async fn run(
     settings: BrokerSettings,
     mut queues: watch::Receiver<Vec<String>>,
-    to_app: mpsc::Sender<Msg>,
+    to_app: Outbox<BrokerMsg>,
 ) {
     let (figures_tx, figures) = watch::channel(HashMap::new());
     tokio::spawn(mgmt::run(settings.clone(), queues.clone(), figures_tx));
@@ -96,9 +96,9 @@ pub async fn run(
     }
 }
 
-fn report_down(to_app: &mpsc::Sender<Msg>, error: String) {
+fn report_down(to_app: &Outbox<BrokerMsg>, error: String) {
     tracing::warn!("{error}");
-    let _ = to_app.try_send(Msg::Broker(BrokerMsg::Down { error }));
+    to_app.offer(BrokerMsg::Down { error });
 }
 
 /// Probes until the connection fails; returns why.
@@ -106,7 +106,7 @@ async fn probe_while_connected(
     connection: &Connection,
     queues: &mut watch::Receiver<Vec<String>>,
     figures: &watch::Receiver<HashMap<String, MgmtQueue>>,
-    to_app: &mpsc::Sender<Msg>,
+    to_app: &Outbox<BrokerMsg>,
 ) -> Option<lapin::Error> {
     let mut channel: Option<Channel> = None;
     let mut ticks = tokio::time::interval(PROBE_EVERY);
@@ -131,7 +131,7 @@ async fn probe_while_connected(
             samples.push(sample(name, main, dead, figures.borrow().get(name)));
         }
         // A full inbox means the app is behind: skip this probe rather than queue stale ones.
-        let _ = to_app.try_send(Msg::Broker(BrokerMsg::Queues(samples)));
+        to_app.offer(BrokerMsg::Queues(samples));
     }
 }
 

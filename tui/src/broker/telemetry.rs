@@ -15,16 +15,16 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::completion::{Completed, Tracker};
 use super::{BrokerMsg, BrokerSettings, CompletionFigures};
-use crate::app::msg::Msg;
 use crate::load::Sample;
+use crate::outbox::Outbox;
 
 /// How often completion figures go to the app.
-pub const REPORT_EVERY: Duration = Duration::from_millis(500);
+pub const COMPLETIONS_EVERY: Duration = Duration::from_millis(500);
 
 pub async fn run(
     settings: BrokerSettings,
     mut samples: mpsc::Receiver<Sample>,
-    to_app: mpsc::Sender<Msg>,
+    to_app: Outbox<BrokerMsg>,
 ) {
     let mut tracker = Tracker::default();
     let started = Instant::now();
@@ -96,10 +96,10 @@ async fn pump(
     tracker: &mut Tracker,
     mut consumer: Consumer,
     samples: &mut mpsc::Receiver<Sample>,
-    to_app: &mpsc::Sender<Msg>,
+    to_app: &Outbox<BrokerMsg>,
     started: Instant,
 ) {
-    let mut ticks = tokio::time::interval(REPORT_EVERY);
+    let mut ticks = tokio::time::interval(COMPLETIONS_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut fresh: Vec<Completed> = Vec::new();
     loop {
@@ -131,7 +131,7 @@ async fn pump(
                 let figures = figures(tracker, &fresh, started.elapsed());
                 fresh.clear();
                 // A full inbox: skip; the next report carries the totals.
-                let _ = to_app.try_send(Msg::Broker(BrokerMsg::Completions(figures)));
+                to_app.offer(BrokerMsg::Completions(figures));
             }
         }
     }

@@ -1,12 +1,10 @@
-//! From the engine's answers to the app's types: an inspect becomes a [`ContainerInfo`], a stats
-//! sample becomes CPU % and memory. Pure, so the arithmetic is tested without an engine.
+//! From the engine's answers to the worker's reports: an inspect becomes a [`ContainerInfo`], a
+//! stats sample becomes CPU % and memory. Pure, so the arithmetic is tested without an engine.
 
-use bollard::models::{
-    ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse, HealthStatusEnum,
-};
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse};
 
+use super::container::{ContainerInfo, Health, RunState};
 use super::labels::{self, Project};
-use crate::app::containers::{ContainerInfo, Health, RunState};
 
 /// The container as the table shows it; `None` when it is not `project`'s (the caller must not
 /// show or touch it).
@@ -39,12 +37,7 @@ pub fn container_info(
         Some(ContainerStateStatusEnum::DEAD) => RunState::Dead,
         _ => RunState::Unknown,
     };
-    let health = match st.and_then(|s| s.health.as_ref()).and_then(|h| h.status) {
-        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
-        Some(HealthStatusEnum::STARTING) => Health::Starting,
-        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
-        _ => Health::None,
-    };
+    let health = Health::from_engine(st.and_then(|s| s.health.as_ref()).and_then(|h| h.status));
     Some(ContainerInfo {
         id,
         name,
@@ -100,7 +93,7 @@ mod tests {
     use super::*;
     use bollard::models::{
         ContainerConfig, ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats,
-        ContainerState, Health as EngineHealth,
+        ContainerState, Health as EngineHealth, HealthStatusEnum,
     };
     use std::collections::HashMap;
 

@@ -1,9 +1,10 @@
 //! The labels that make a container part of the stack, and the one check every action passes.
 //!
 //! The compose file puts `ms-tui.project=ms-tui`, `ms-tui.service=<name>` and
-//! `ms-tui.mode=sync|async|infra` on every container. The list, the events stream and — again,
-//! right before acting — every lifecycle action require the project label, so nothing else on
-//! the host is ever shown or touched.
+//! `ms-tui.mode=sync|async|infra` on every container (compose adds its own
+//! `com.docker.compose.*`). The list, the events stream and — again, right before acting —
+//! every lifecycle action require the project label, so nothing else on the host is ever
+//! shown or touched.
 //!
 //! The project's value is a parameter ([`Project`]) rather than a constant so the engine tests
 //! can run the worker on a project of their own, next to the real stack, and prove that the
@@ -11,15 +12,19 @@
 
 use std::collections::HashMap;
 
-use crate::app::containers::Group;
+use super::container::Group;
+
+/// The stack's project: compose's project name (`-p`) and the value of our project label.
+pub const PROJECT: &str = "ms-tui";
 
 pub const PROJECT_KEY: &str = "ms-tui.project";
-/// The stack's project (the compose project name, and the label's value).
-pub const PROJECT: &str = crate::stack::PROJECT;
 pub const SERVICE_KEY: &str = "ms-tui.service";
 pub const MODE_KEY: &str = "ms-tui.mode";
-/// Fallback for the service name when our own label is missing.
-const COMPOSE_SERVICE_KEY: &str = "com.docker.compose.service";
+/// Compose's own project label: `ms-tui status` asks for it too, so only what compose created
+/// for the stack is listed.
+pub const COMPOSE_PROJECT_KEY: &str = "com.docker.compose.project";
+/// Compose's service name (`payment-sync`); the fallback when our own label is missing.
+pub const COMPOSE_SERVICE_KEY: &str = "com.docker.compose.service";
 
 /// The project whose containers the worker shows and acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,12 @@ impl Project {
     /// The engine's label filter (`ms-tui.project=<name>`), for lists and events.
     pub fn filter(&self) -> String {
         format!("{PROJECT_KEY}={}", self.0)
+    }
+
+    /// Compose's label filter (`com.docker.compose.project=<name>`): what compose created as
+    /// this project, volumes included.
+    pub fn compose_filter(&self) -> String {
+        format!("{COMPOSE_PROJECT_KEY}={}", self.0)
     }
 
     /// The one ownership test: the project label with this project's value.

@@ -1,4 +1,5 @@
-//! One raw line of `docker logs --timestamps` → a [`LogLine`] ready to draw.
+//! A log line ready to draw ([`LogLine`]), and how one raw line of `docker logs --timestamps`
+//! becomes one.
 //!
 //! The services log JSON (tracing-subscriber's format when stdout is not a terminal); those
 //! lines become `message cid=<correlation id> key=value …` with their level, so the pane reads
@@ -10,8 +11,76 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::app::containers::Group;
-use crate::app::logbuf::{Level, LogLine};
+use super::container::Group;
+
+/// The longest line kept, in bytes; longer ones are cut (a runaway line must not hold megabytes).
+pub const MAX_LINE_BYTES: usize = 2_000;
+
+/// Severity, when the line says (the services log JSON with a level; others do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// One log line, ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub group: Group,
+    pub service: String,
+    /// `HH:MM:SS.mmm` in UTC, from the engine's timestamp.
+    pub time: String,
+    pub level: Option<Level>,
+    /// From stderr (shown in the error colour when the line has no level).
+    pub stderr: bool,
+    pub text: String,
+    /// `group/service text`, lower-cased: what the filter matches against.
+    haystack: String,
+}
+
+impl LogLine {
+    pub fn new(
+        group: Group,
+        service: &str,
+        time: String,
+        level: Option<Level>,
+        stderr: bool,
+        mut text: String,
+    ) -> LogLine {
+        if text.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        let haystack = format!("{}/{service} {text}", group.as_str()).to_lowercase();
+        LogLine {
+            group,
+            service: service.to_string(),
+            time,
+            level,
+            stderr,
+            text,
+            haystack,
+        }
+    }
+
+    /// Whether `needle` (lower-case) appears in `group/service text`, whatever the case there:
+    /// what the logs pane's filter asks.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.haystack.contains(needle)
+    }
+
+    /// `async/email`, as the containers table names it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.group.as_str(), self.service)
+    }
+}
 
 /// Parses one line. Returns the engine's timestamp in nanoseconds since the epoch (for
 /// ordering the first tails and skipping lines already seen after a reconnect) with the line.
@@ -123,9 +192,29 @@ fn clean(text: &str) -> String {
     out
 }
 
+/// A plain line of `async/<service>`, for the tests of the logs pane's model and of `update`.
+#[cfg(test)]
+pub(crate) fn sample(service: &str, text: &str) -> LogLine {
+    LogLine::new(
+        Group::Async,
+        service,
+        "12:00:00.000".into(),
+        None,
+        false,
+        text.into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_on_a_char_boundary() {
+        let l = sample("email", &"é".repeat(MAX_LINE_BYTES));
+        assert!(l.text.len() <= MAX_LINE_BYTES + '…'.len_utf8());
+        assert!(l.text.ends_with('…'));
+    }
 
     #[test]
     fn a_service_json_line_reads_like_a_log() {

@@ -1,51 +1,57 @@
-//! The Docker worker: everything the control room knows about containers comes from here, as
-//! typed messages, and every lifecycle action goes through here.
+//! The Docker layer: everything the crate knows about containers comes from here, and every
+//! lifecycle action goes through here — for the control room (the worker) and for
+//! `ms-tui up|down|status` (the stack module) alike.
 //!
-//! Streams, not polling: the engine's events stream (filtered to the project's label) says
-//! when a container changes; one stats stream and one log-follow stream per container carry
-//! samples and lines. When the engine goes away the worker says so and reconnects by itself
-//! with back-off.
+//! The control room's worker uses streams, not polling: the engine's events stream (filtered
+//! to the project's label) says when a container changes; one stats stream and one log-follow
+//! stream per container carry samples and lines. When the engine goes away the worker says so
+//! and reconnects by itself with back-off.
 //!
+//! - [`engine`]: connect (with API version negotiation); list a project's containers, inspected.
+//! - [`labels`]: the project and its labels — what makes a container ours, and the check itself.
+//! - [`actions`]: kill / stop / start / pause / unpause / restart, each after a label check.
+//! - [`status`]: the project's containers as `ms-tui up|status` report them; volumes, log tails.
+//! - [`container`]: a container as the worker reports it (group, state, health, usage).
+//! - [`msg`]: what the worker reports ([`DockerMsg`]) and what it is asked to do.
 //! - [`worker`]: the supervisor — connect, snapshot, events, streams, reconnect.
 //! - [`streams`]: the per-container stats and log-follow tasks.
-//! - [`actions`]: kill / stop / start / pause / unpause / restart, each after a label check.
-//! - [`labels`]: what makes a container ours (and the check itself).
 //! - [`convert`]: engine answers → table rows, stats samples → CPU % and memory.
-//! - [`logline`]: a raw log line → a line ready to draw (JSON logs decoded).
-//! - [`outbox`]: the channel to the app: `send` for what must arrive, `offer` for streams.
+//! - [`logline`]: a log line ready to draw, from a raw one (JSON logs decoded).
 
 pub mod actions;
+pub mod container;
 pub mod convert;
+pub mod engine;
 pub mod labels;
 pub mod logline;
-pub mod outbox;
+pub mod msg;
+pub mod status;
 pub mod streams;
 pub mod worker;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::msg::{Action, Msg, Target};
+pub use actions::Action;
+pub use container::{ContainerInfo, Group, Health, RunState, Usage};
+pub use engine::connect;
 pub use labels::Project;
+pub use logline::{Level, LogLine};
+pub use msg::{ActionRequest, DockerMsg, Target};
 
-/// An action the app asks for.
-#[derive(Debug, Clone)]
-pub struct ActionRequest {
-    pub target: Target,
-    pub action: Action,
-}
+use crate::outbox::Outbox;
 
 /// Capacity of the action queue: a handful of key presses, never a backlog.
 pub const REQUESTS: usize = 16;
 
 /// Starts the worker for `project`'s containers ([`Project::default`] is the stack); it reports
-/// on `to_app` and takes actions from the returned sender. It stops when the app drops its
-/// receiver or the sender.
-pub fn spawn(
+/// on `to_app` (any channel whose message wraps a [`DockerMsg`]) and takes actions from the
+/// returned sender. It stops when the app drops its receiver or the sender.
+pub fn spawn<M: From<DockerMsg> + Send + 'static>(
     project: Project,
-    to_app: mpsc::Sender<Msg>,
+    to_app: mpsc::Sender<M>,
 ) -> (mpsc::Sender<ActionRequest>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUESTS);
-    let task = tokio::spawn(worker::run(project, outbox::Outbox::new(to_app), rx));
+    let task = tokio::spawn(worker::run(project, Outbox::new(to_app), rx));
     (tx, task)
 }

@@ -10,11 +10,11 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{LogsOptionsBuilder, StatsOptionsBuilder};
 use futures_util::StreamExt;
 
-use super::outbox::{Offer, Outbox};
-use super::{convert, logline};
-use crate::app::containers::Group;
-use crate::app::logbuf::LogLine;
-use crate::app::msg::DockerMsg;
+use super::container::Group;
+use super::convert;
+use super::logline::{self, LogLine};
+use super::msg::DockerMsg;
+use crate::outbox::{Offer, Outbox};
 
 /// Lines of history fetched per container when the control room starts.
 pub const TAIL_LINES: usize = 200;
@@ -32,7 +32,7 @@ pub struct Source {
 }
 
 /// Streams stats samples of a running container until the stream ends.
-pub async fn follow_stats(docker: Docker, id: String, out: Outbox) {
+pub async fn follow_stats(docker: Docker, id: String, out: Outbox<DockerMsg>) {
     let options = StatsOptionsBuilder::default().stream(true).build();
     let mut stream = docker.stats(&id, Some(options));
     while let Some(sample) = stream.next().await {
@@ -73,7 +73,12 @@ pub async fn tail(docker: &Docker, source: &Source) -> Vec<(i64, LogLine)> {
 /// Follows a container's log from just after `last_seen` (nanoseconds since the epoch of the
 /// newest line already shown; 0 = none), until the container stops. `last_seen` is updated as
 /// lines pass, so the next follow — after a restart or reconnect — resumes without repeats.
-pub async fn follow_logs(docker: Docker, source: Source, last_seen: Arc<AtomicI64>, out: Outbox) {
+pub async fn follow_logs(
+    docker: Docker,
+    source: Source,
+    last_seen: Arc<AtomicI64>,
+    out: Outbox<DockerMsg>,
+) {
     let seen = last_seen.load(Ordering::Relaxed);
     let mut options = LogsOptionsBuilder::default()
         .follow(true)

@@ -9,19 +9,20 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::EventMessage;
-use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
+use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::container::{ContainerInfo, RunState};
 use super::labels::Project;
-use super::outbox::Outbox;
+use super::logline::LogLine;
+use super::msg::{ActionRequest, DockerMsg};
 use super::streams::{self, Source};
-use super::{ActionRequest, actions, convert};
-use crate::app::containers::{ContainerInfo, RunState};
-use crate::app::msg::DockerMsg;
+use super::{actions, convert, engine};
+use crate::outbox::Outbox;
 
 /// How long a connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,7 +45,11 @@ const EVENTS: [&str; 12] = [
 ];
 
 /// Runs until the app is gone (its channel closed), for `project`'s containers only.
-pub async fn run(project: Project, out: Outbox, mut requests: mpsc::Receiver<ActionRequest>) {
+pub async fn run(
+    project: Project,
+    out: Outbox<DockerMsg>,
+    mut requests: mpsc::Receiver<ActionRequest>,
+) {
     let mut backoff = Backoff::default();
     loop {
         let error = match connect().await {
@@ -79,20 +84,17 @@ pub async fn run(project: Project, out: Outbox, mut requests: mpsc::Receiver<Act
     }
 }
 
-/// Connects and checks the engine answers; the version for the status line.
+/// Connects (the negotiation proves the engine answers); the version for the status line.
 async fn connect() -> Result<(Docker, String), String> {
-    let docker = Docker::connect_with_local_defaults().map_err(|e| plain(&e))?;
     let attempt = async {
-        docker.ping().await?;
-        // Our requests carry no version prefix (bollard 0.21), so any engine answers at its own
-        // API level; negotiating keeps that true if a later bollard adds the prefix back.
-        let docker = docker.negotiate_version().await?;
-        let version = docker.version().await?;
-        Ok::<_, bollard::errors::Error>((docker, version.version.unwrap_or_default()))
+        let docker = engine::connect()
+            .await
+            .map_err(|e| plain(e.engine_error()))?;
+        let version = docker.version().await.map_err(|e| plain(&e))?;
+        Ok((docker, version.version.unwrap_or_default()))
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(Ok(connected)) => Ok(connected),
-        Ok(Err(e)) => Err(plain(&e)),
+        Ok(connected) => connected,
         Err(_) => Err("no answer".to_string()),
     }
 }
@@ -117,7 +119,7 @@ fn plain(error: &bollard::errors::Error) -> String {
 async fn refuse_while_waiting(
     wait: Duration,
     requests: &mut mpsc::Receiver<ActionRequest>,
-    out: &Outbox,
+    out: &Outbox<DockerMsg>,
 ) -> bool {
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
@@ -187,12 +189,12 @@ impl Drop for Streams {
 struct Session {
     docker: Docker,
     project: Project,
-    out: Outbox,
+    out: Outbox<DockerMsg>,
     streams: HashMap<String, Streams>,
 }
 
 impl Session {
-    fn new(docker: Docker, project: Project, out: Outbox) -> Session {
+    fn new(docker: Docker, project: Project, out: Outbox<DockerMsg>) -> Session {
         Session {
             docker,
             project,
@@ -248,33 +250,20 @@ impl Session {
         }
     }
 
-    /// Every container of the project, inspected (the list alone lacks health and restarts on
-    /// older engines).
+    /// Every container of the project, inspected.
     async fn snapshot(&self) -> Result<Vec<ContainerInfo>, bollard::errors::Error> {
-        let filters = HashMap::from([("label", vec![self.project.filter()])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let listed = self.docker.list_containers(Some(options)).await?;
-        let inspects = join_all(
-            listed
-                .iter()
-                .filter_map(|c| c.id.as_deref())
-                .map(|id| self.docker.inspect_container(id, None)),
-        )
-        .await;
+        let inspected = engine::list_inspected(&self.docker, vec![self.project.filter()]).await?;
         // A container removed between list and inspect simply drops out.
-        Ok(inspects
+        Ok(inspected
             .iter()
-            .filter_map(|i| i.as_ref().ok())
+            .filter_map(|(_, i)| i.as_ref().ok())
             .filter_map(|i| convert::container_info(i, &self.project))
             .collect())
     }
 
     /// The last lines of every container, merged in time order, so the interleaved view starts
     /// as it would have looked had we been following all along.
-    async fn history(&mut self, rows: &[ContainerInfo]) -> Vec<crate::app::logbuf::LogLine> {
+    async fn history(&mut self, rows: &[ContainerInfo]) -> Vec<LogLine> {
         let sources: Vec<Source> = rows.iter().map(source).collect();
         let tails = join_all(sources.iter().map(|s| streams::tail(&self.docker, s))).await;
         let mut merged = Vec::new();

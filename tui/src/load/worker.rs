@@ -1,6 +1,7 @@
 //! The control room's load worker: owns the running loads (one scenario, both modes at the
-//! same rate) and the one-shot fires, and reports their figures to the app task every
-//! [`REPORT_EVERY`]. `update` asks for work with [`LoadCommand`]s; it never holds a handle.
+//! same rate) and the one-shot fires, and reports their figures ([`LoadMsg`]) to the app task
+//! every [`FIGURES_EVERY`]. `update` asks for work with [`LoadCommand`]s; it never holds a
+//! handle.
 
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::{LoadHandle, LoadSpec, Sample, Summary};
-use crate::app::msg::Msg;
+use crate::outbox::Outbox;
 
-/// How often running loads report (each report carries a window for the sparkline).
-pub const REPORT_EVERY: Duration = Duration::from_millis(500);
+/// How often running loads report their figures (each report carries a window for the
+/// sparkline).
+pub const FIGURES_EVERY: Duration = Duration::from_millis(500);
 
 /// What `update` asks the load worker to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,27 +54,28 @@ pub enum LoadMsg {
     Stopped { scenario: ScenarioId },
 }
 
-/// Starts the worker. Requests go to the stack's published ports on `host`. Every answer is
-/// also sent on `samples` (when given) for completion matching.
-pub fn spawn(
+/// Starts the worker; it reports on `to_app` (any channel whose message wraps a [`LoadMsg`]).
+/// Requests go to the stack's published ports on `host`. Every answer is also sent on
+/// `samples` (when given) for completion matching.
+pub fn spawn<M: From<LoadMsg> + Send + 'static>(
     host: String,
-    to_app: mpsc::Sender<Msg>,
+    to_app: mpsc::Sender<M>,
     samples: Option<mpsc::Sender<Sample>>,
 ) -> (mpsc::Sender<LoadCommand>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(32);
-    let task = tokio::spawn(run(host, rx, to_app, samples));
+    let task = tokio::spawn(run(host, rx, Outbox::new(to_app), samples));
     (tx, task)
 }
 
 async fn run(
     host: String,
     mut commands: mpsc::Receiver<LoadCommand>,
-    to_app: mpsc::Sender<Msg>,
+    to_app: Outbox<LoadMsg>,
     samples: Option<mpsc::Sender<Sample>>,
 ) {
     let client = super::headless::load_client();
     let mut running: Option<(ScenarioId, Vec<LoadHandle>)> = None;
-    let mut ticks = tokio::time::interval(REPORT_EVERY);
+    let mut ticks = tokio::time::interval(FIGURES_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         tokio::select! {
@@ -85,7 +88,7 @@ async fn run(
                             let (client, to_app, samples) = (client.clone(), to_app.clone(), samples.clone());
                             tokio::spawn(async move {
                                 let summary = super::fire_once(spec, client, samples).await;
-                                let _ = to_app.send(Msg::Load(LoadMsg::Fired { scenario, mode, summary })).await;
+                                to_app.send(LoadMsg::Fired { scenario, mode, summary }).await;
                             });
                         }
                     }
@@ -120,7 +123,7 @@ async fn run(
                             window: h.take_window(),
                         };
                         // A full inbox: drop this report; the next carries the totals anyway.
-                        let _ = to_app.try_send(Msg::Load(tick));
+                        to_app.offer(tick);
                     }
                 }
             }
@@ -134,7 +137,7 @@ async fn run(
 /// Stops the running load, sends its final totals, then `Stopped`. Requests in flight are
 /// not awaited here (a slow sync scenario would freeze the worker): they finish in the
 /// background and are not counted.
-async fn stop(running: &mut Option<(ScenarioId, Vec<LoadHandle>)>, to_app: &mpsc::Sender<Msg>) {
+async fn stop(running: &mut Option<(ScenarioId, Vec<LoadHandle>)>, to_app: &Outbox<LoadMsg>) {
     let Some((scenario, handles)) = running.take() else {
         return;
     };
@@ -147,7 +150,7 @@ async fn stop(running: &mut Option<(ScenarioId, Vec<LoadHandle>)>, to_app: &mpsc
             total: h.summary(),
             window: h.take_window(),
         };
-        let _ = to_app.send(Msg::Load(tick)).await;
+        to_app.send(tick).await;
     }
-    let _ = to_app.send(Msg::Load(LoadMsg::Stopped { scenario })).await;
+    to_app.send(LoadMsg::Stopped { scenario }).await;
 }

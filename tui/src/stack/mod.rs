@@ -1,7 +1,9 @@
 //! The Docker stack of `compose/`: bring it up from nothing, take it down, say how it is.
 //!
 //! `ms-tui up|down|status` call [`up`], [`down`] and [`status`]; the control room and the
-//! end-to-end tests use the same functions (and [`containers`] to act on one container).
+//! end-to-end tests use the same functions. The containers themselves are reached through the
+//! crate's one Docker layer, [`crate::docker`] ([`crate::docker::status`] lists them,
+//! [`crate::docker::actions`] acts on one).
 //!
 //! # Layout
 //! - `mod.rs` (this file): the options, the progress reports and the three operations.
@@ -9,13 +11,9 @@
 //!   parsed for the admin token and the broker / database credentials.
 //! - [`images`]: which images exist; builds the missing ones with `compose/images/build.sh`.
 //! - [`compose`]: runs `docker compose` (v2) or `docker-compose` (v1) as project `ms-tui`.
-//! - [`containers`]: the project's containers through the Docker API (bollard): state,
-//!   health, restart count, stop / start / kill, log tails. Acts on nothing outside the
-//!   project.
 //! - `process`: child processes whose output lines become progress.
 
 pub mod compose;
-pub mod containers;
 pub mod env;
 pub mod images;
 mod process;
@@ -28,11 +26,12 @@ use anyhow::{Context, bail};
 use tokio::sync::mpsc;
 
 use self::compose::{Compose, PLACEHOLDER_ENV};
-use self::containers::ContainerStatus;
 use self::env::{EnvAction, OFFICIAL_IMAGES, OFFLINE_IMAGES, StackEnv};
+use crate::docker::status::{self as containers, ContainerStatus};
 
-/// The compose project name: every container, network and volume of the stack belongs to it.
-pub const PROJECT: &str = "ms-tui";
+/// The compose project name: every container, network and volume of the stack belongs to it
+/// (and it is the value of the project label the Docker layer requires).
+pub use crate::docker::labels::PROJECT;
 
 /// How often `up` looks at the containers' health while waiting: each look inspects every
 /// container, which a dockerd already busy starting containers answers slowly.
@@ -228,7 +227,7 @@ pub async fn up(
         (false, true) => Some(OFFICIAL_IMAGES),
         (false, false) => None,
     };
-    let docker = containers::connect().await?;
+    let docker = crate::docker::connect().await?;
     if !layout.env_file().exists() {
         // Data volumes of an earlier stack were initialised with that stack's passwords,
         // which went with its .env: the database and the broker would refuse new ones.
@@ -558,7 +557,7 @@ pub async fn down(
 
 /// The project's containers, one [`ContainerStatus`] each (its `Display` is the status line).
 pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
-    let docker = containers::connect().await?;
+    let docker = crate::docker::connect().await?;
     containers::list(&docker).await
 }
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::{centered, theme};
-use crate::app::msg::{Action, Target};
+use crate::docker::{Action, Target};
 
 pub fn draw(frame: &mut Frame, screen: Rect, target: &Target, action: Action) {
     let consequence = match action {

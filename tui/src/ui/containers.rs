@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 
 use super::theme;
-use crate::app::containers::{Group, RunState};
 use crate::app::state::{DockerStatus, Pane, State};
+use crate::docker::{Group, RunState};
 
 const WIDTHS: [Constraint; 6] = [
     Constraint::Length(10), // service

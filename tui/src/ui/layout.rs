@@ -1,5 +1,5 @@
-//! Where each pane goes, as pure geometry (so `update` can know the logs pane's page size
-//! without drawing).
+//! Where each pane goes, as pure geometry (so the app task can tell `update` the logs pane's
+//! page size without drawing).
 //!
 //! ```text
 //! ┌ Scenarios ──────┬ Latency  sync | async ─────┬ Queues ────────┐  top band: measurement
@@ -81,9 +81,23 @@ pub fn areas(screen: Rect) -> Areas {
     }
 }
 
+/// Rows of log text the logs pane shows on `screen` (its height inside the borders): a page
+/// for PgUp / PgDn.
+pub fn log_page(screen: Rect) -> usize {
+    usize::from(areas(screen).logs.height.saturating_sub(2)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_starts_with_the_page_of_its_assumed_terminal() {
+        let state = crate::app::state::State::new(false);
+        let (width, height) = state.size;
+        assert_eq!(log_page(Rect::new(0, 0, width, height)), state.log_page);
+        assert_eq!(log_page(Rect::new(0, 0, 120, 40)), 19);
+    }
 
     #[test]
     fn every_pane_has_room_on_a_common_terminal() {

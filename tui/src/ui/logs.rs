@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::theme;
-use crate::app::containers::Group;
-use crate::app::logbuf::{LogLine, Scope};
+use crate::app::logbuf::Scope;
 use crate::app::state::{Pane, State};
+use crate::docker::{Group, LogLine};
 
 /// Inner width from which lines show milliseconds (a hop's delay is visible in them).
 const WIDE: u16 = 90;

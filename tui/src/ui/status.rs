@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme;
-use crate::app::containers::{Group, Health, RunState};
 use crate::app::measure::BrokerStatus;
 use crate::app::state::{DockerStatus, Prompt, State};
+use crate::docker::{Group, Health, RunState};
 
 const HINTS: &str = " ? help · q quit ";
 

@@ -4,9 +4,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::app::containers::{Health, RunState};
-use crate::app::logbuf::Level;
-use crate::app::msg::Action;
+use crate::docker::{Action, Health, Level, RunState};
 
 /// One colour per service, the same in sync and async (the label tells the mode apart), so a
 /// request's hops are easy to follow through interleaved logs.

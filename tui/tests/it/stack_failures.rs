@@ -236,9 +236,7 @@ mod on_the_running_stack {
                 let docker = &stack.docker;
                 let rabbit = &rabbit;
                 async move {
-                    let now = ms_tui::stack::containers::refresh(docker, rabbit)
-                        .await
-                        .ok()?;
+                    let now = ms_tui::docker::status::refresh(docker, rabbit).await.ok()?;
                     now.is_ready().then(Instant::now)
                 }
             },

@@ -2,9 +2,9 @@
 
 use crate::ui_fixtures::*;
 use crossterm::event::KeyCode;
-use ms_tui::app::containers::Group;
-use ms_tui::app::msg::{Action, Command};
+use ms_tui::app::msg::Command;
 use ms_tui::app::state::{DockerStatus, State};
+use ms_tui::docker::{Action, Group};
 use ms_tui::ui::containers::draw;
 
 fn pane(state: &State, width: u16, height: u16) -> String {

@@ -15,12 +15,13 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
-use ms_tui::app::containers::{ContainerInfo, Group, RunState};
-use ms_tui::app::logbuf::LogLine;
-use ms_tui::app::msg::{Action, DockerMsg, Msg, Target};
+use ms_tui::app::msg::Msg;
 use ms_tui::docker::actions::{self, ActionError};
 use ms_tui::docker::labels::{MODE_KEY, PROJECT_KEY, SERVICE_KEY};
-use ms_tui::docker::{self as worker, ActionRequest, Project};
+use ms_tui::docker::{
+    self as worker, Action, ActionRequest, ContainerInfo, DockerMsg, Group, LogLine, Project,
+    RunState, Target,
+};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 

@@ -2,10 +2,8 @@
 
 use crate::ui_fixtures::*;
 use crossterm::event::KeyCode;
-use ms_tui::app::containers::Group;
-use ms_tui::app::logbuf::Level;
-use ms_tui::app::msg::DockerMsg;
 use ms_tui::app::state::State;
+use ms_tui::docker::{DockerMsg, Group, Level};
 use ms_tui::ui::logs::draw;
 
 fn pane(state: &State, width: u16, height: u16) -> String {

@@ -2,10 +2,10 @@
 
 use crate::ui_fixtures::*;
 use crossterm::event::KeyCode;
-use ms_tui::app::containers::Group;
 use ms_tui::app::msg::Msg;
 use ms_tui::app::state::Prompt;
 use ms_tui::app::update::update;
+use ms_tui::docker::Group;
 use ms_tui::ui::view;
 
 #[test]

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use crate::ui_fixtures::*;
-use ms_tui::app::msg::{DockerMsg, Msg};
+use ms_tui::app::msg::Msg;
 use ms_tui::app::state::State;
 use ms_tui::app::update::update;
+use ms_tui::docker::DockerMsg;
 use ms_tui::ui::view;
 
 fn screen(state: &mut State, width: u16, height: u16) -> String {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::ui_fixtures::*;
 use crossterm::event::KeyCode;
-use ms_tui::app::msg::{Action, DockerMsg, Target};
 use ms_tui::app::state::State;
+use ms_tui::docker::{Action, DockerMsg, Target};
 use ms_tui::ui::status::draw;
 
 fn line(state: &State) -> String {
@@ -78,7 +78,7 @@ fn broker_down() {
     let mut rows = stack_rows();
     for r in &mut rows {
         if r.service == "rabbitmq" {
-            r.state = ms_tui::app::containers::RunState::Exited(0);
+            r.state = ms_tui::docker::RunState::Exited(0);
         }
     }
     insta::assert_snapshot!(line(&connected(rows)));

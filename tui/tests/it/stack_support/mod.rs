@@ -17,7 +17,8 @@ use common::scenario::Service;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
-use ms_tui::stack::containers::{self, ContainerStatus};
+use ms_tui::docker::status::{self as containers, ContainerStatus};
+use ms_tui::docker::{Action, Project, actions};
 use ms_tui::stack::env::StackEnv;
 use ms_tui::stack::{Layout, StackOptions};
 use serde_json::Value;
@@ -49,9 +50,9 @@ impl Stack {
         let env = layout
             .env()
             .unwrap_or_else(|err| panic!("the stack's .env: {err:#}"));
-        let docker = containers::connect()
+        let docker = ms_tui::docker::connect()
             .await
-            .unwrap_or_else(|err| panic!("Docker: {err:#}"));
+            .unwrap_or_else(|err| panic!("Docker: {:#}", anyhow::Error::new(err)));
         let stack = Stack {
             env,
             docker,
@@ -110,9 +111,9 @@ impl Stack {
     /// Stops a container; the guard starts it again when dropped.
     pub async fn stop(&self, service: &str, mode: &str) -> Stopped {
         let container = self.container(service, mode).await;
-        containers::stop(&self.docker, &container, 10)
+        actions::stop_within(&self.docker, &Project::default(), &container.id, 10)
             .await
-            .unwrap_or_else(|err| panic!("{err:#}"));
+            .unwrap_or_else(|err| panic!("stopping {}: {err}", container.name));
         Stopped {
             container: Some(container),
         }
@@ -246,12 +247,9 @@ impl Stopped {
     /// Starts it again now.
     pub async fn start(mut self) {
         if let Some(container) = self.container.take() {
-            let docker = containers::connect()
+            start(&container)
                 .await
-                .unwrap_or_else(|err| panic!("{err:#}"));
-            containers::start(&docker, &container)
-                .await
-                .unwrap_or_else(|err| panic!("{err:#}"));
+                .unwrap_or_else(|err| panic!("{err}"));
         }
     }
 }
@@ -268,12 +266,7 @@ impl Drop for Stopped {
                 .enable_all()
                 .build()
                 .map_err(|err| err.to_string())?;
-            runtime.block_on(async {
-                let docker = containers::connect().await.map_err(|e| format!("{e:#}"))?;
-                containers::start(&docker, &container)
-                    .await
-                    .map_err(|e| format!("{e:#}"))
-            })
+            runtime.block_on(start(&container))
         })
         .join();
         match restarted {
@@ -281,6 +274,18 @@ impl Drop for Stopped {
             Ok(Err(err)) => eprintln!("guard: could NOT start the container again: {err}"),
             Err(_) => eprintln!("guard: the restart thread panicked"),
         }
+    }
+}
+
+/// Starts a container of the stack on a connection of its own (a guard may run on a runtime
+/// of its own); starting a running one is not an error.
+async fn start(container: &ContainerStatus) -> Result<(), String> {
+    let docker = ms_tui::docker::connect()
+        .await
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+    match actions::perform(&docker, &Project::default(), &container.id, Action::Start).await {
+        Err(e) if !e.is_not_modified() => Err(format!("starting {}: {e}", container.name)),
+        _ => Ok(()),
     }
 }
 

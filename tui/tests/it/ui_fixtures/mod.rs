@@ -8,11 +8,10 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
 use common::scenario::Service;
-use ms_tui::app::containers::{ContainerInfo, Group, Health, RunState};
-use ms_tui::app::logbuf::{Level, LogLine};
-use ms_tui::app::msg::{DockerMsg, Msg};
+use ms_tui::app::msg::Msg;
 use ms_tui::app::state::State;
 use ms_tui::app::update::update;
+use ms_tui::docker::{ContainerInfo, DockerMsg, Group, Health, Level, LogLine, RunState};
 
 pub fn row(group: Group, service: &str, state: RunState, health: Health) -> ContainerInfo {
     ContainerInfo {

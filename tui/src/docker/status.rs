@@ -1,62 +1,23 @@
-//! The project's containers through the Docker API (bollard): list them with their state and
-//! health, stop / start / kill one, read its last log lines.
+//! The project's containers as `ms-tui up|status` and the stack's tests see them: state,
+//! health, restart count, exit code, last probe and ports of each ([`ContainerStatus`]); the
+//! project's volumes; a container's last log lines.
 //!
 //! Only containers carrying BOTH `com.docker.compose.project=ms-tui` (compose's own label)
-//! and `ms-tui.project=ms-tui` (ours) are ever listed, and the actions take a
-//! [`ContainerStatus`] that came from that list: nothing else on the host can be touched.
+//! and `ms-tui.project=ms-tui` (ours) are ever listed; acting on one goes through
+//! [`super::actions`], which checks the label again.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use anyhow::Context;
 use bollard::Docker;
-use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
-use bollard::query_parameters::{
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, StopContainerOptionsBuilder,
-};
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
+use bollard::query_parameters::{ListVolumesOptionsBuilder, LogsOptionsBuilder};
 use futures_util::StreamExt;
 
-use super::PROJECT;
-
-/// Labels every container of the stack carries (compose/docker-compose.yml).
-pub const LABEL_PROJECT: &str = "ms-tui.project";
-pub const LABEL_SERVICE: &str = "ms-tui.service";
-pub const LABEL_MODE: &str = "ms-tui.mode";
-const COMPOSE_PROJECT: &str = "com.docker.compose.project";
-const COMPOSE_SERVICE: &str = "com.docker.compose.service";
-
-/// Connects to the local Docker engine (DOCKER_HOST or the unix socket) and agrees on an
-/// API version: bollard speaks 1.53, Debian 12's engine 1.41.
-pub async fn connect() -> anyhow::Result<Docker> {
-    let docker = Docker::connect_with_local_defaults()
-        .context("connecting to Docker (is dockerd running?)")?;
-    docker
-        .negotiate_version()
-        .await
-        .context("talking to Docker (is dockerd running, and may this user use its socket?)")
-}
-
-/// A container's health as its healthcheck reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
-    /// No healthcheck configured.
-    None,
-    Starting,
-    Healthy,
-    Unhealthy,
-}
-
-impl fmt::Display for Health {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Health::None => "-",
-            Health::Starting => "starting",
-            Health::Healthy => "healthy",
-            Health::Unhealthy => "unhealthy",
-        })
-    }
-}
+use super::container::Health;
+use super::engine;
+use super::labels::{COMPOSE_SERVICE_KEY, MODE_KEY, PROJECT, Project, SERVICE_KEY};
 
 /// One container of the project, as inspected just now.
 #[derive(Clone, Debug)]
@@ -131,35 +92,18 @@ impl fmt::Display for ContainerStatus {
 
 /// Every container of the project (running or not), inspected, in display order.
 pub async fn list(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![
-            format!("{COMPOSE_PROJECT}={PROJECT}"),
-            format!("{LABEL_PROJECT}={PROJECT}"),
-        ],
-    )]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let summaries = docker
-        .list_containers(Some(options))
-        .await
-        .context("listing the project's containers")?;
-    let inspections = futures_util::future::join_all(
-        summaries
-            .iter()
-            .filter_map(|s| s.id.as_deref())
-            .map(|id| inspect(docker, id)),
-    )
-    .await;
+    let project = Project::default();
+    let inspections =
+        engine::list_inspected(docker, vec![project.compose_filter(), project.filter()])
+            .await
+            .context("listing the project's containers")?;
     let mut containers = Vec::with_capacity(inspections.len());
-    for result in inspections {
+    for (id, result) in inspections {
         match result {
-            Ok(status) => containers.push(status),
+            Ok(info) => containers.push(status(info, &id)),
             // Removed between the list and the inspect (a `down` in progress): not there.
             Err(err) if is_not_found(&err) => {}
-            Err(err) => return Err(err),
+            Err(err) => return Err(err).with_context(|| format!("inspecting container {id}")),
         }
     }
     containers.sort_by_key(ContainerStatus::order);
@@ -168,10 +112,7 @@ pub async fn list(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
 
 /// Names of the project's volumes (the broker's and the database's data).
 pub async fn volumes(docker: &Docker) -> anyhow::Result<Vec<String>> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{COMPOSE_PROJECT}={PROJECT}")],
-    )]);
+    let filters = HashMap::from([("label", vec![Project::default().compose_filter()])]);
     let options = ListVolumesOptionsBuilder::default()
         .filters(&filters)
         .build();
@@ -210,6 +151,11 @@ async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
         .inspect_container(id, None)
         .await
         .with_context(|| format!("inspecting container {id}"))?;
+    Ok(status(info, id))
+}
+
+/// An inspect of the container `id`, as a [`ContainerStatus`].
+fn status(info: ContainerInspectResponse, id: &str) -> ContainerStatus {
     let labels = info
         .config
         .as_ref()
@@ -218,12 +164,7 @@ async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
     let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
     let state = info.state.unwrap_or_default();
     let health_info = state.health.unwrap_or_default();
-    let health = match health_info.status {
-        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
-        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
-        Some(HealthStatusEnum::STARTING) => Health::Starting,
-        _ => Health::None,
-    };
+    let health = Health::from_engine(health_info.status);
     let last_probe = health_info
         .log
         .and_then(|log| log.last().and_then(|probe| probe.output.clone()))
@@ -248,16 +189,16 @@ async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
         })
         .collect();
     ports.sort();
-    Ok(ContainerStatus {
+    ContainerStatus {
         id: info.id.unwrap_or_else(|| id.to_owned()),
         name: info
             .name
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned(),
-        compose_service: label(COMPOSE_SERVICE),
-        service: label(LABEL_SERVICE),
-        mode: label(LABEL_MODE),
+        compose_service: label(COMPOSE_SERVICE_KEY),
+        service: label(SERVICE_KEY),
+        mode: label(MODE_KEY),
         state: status.to_string(),
         health,
         restart_count: info.restart_count.unwrap_or_default(),
@@ -265,55 +206,17 @@ async fn inspect(docker: &Docker, id: &str) -> anyhow::Result<ContainerStatus> {
         exit_code: if running { None } else { state.exit_code },
         last_probe,
         ports,
-    })
-}
-
-fn is_not_found(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<bollard::errors::Error>(),
-            Some(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                ..
-            })
-        )
-    })
-}
-
-/// `docker stop`: SIGTERM, then SIGKILL after `grace_secs`. Docker will not restart it.
-pub async fn stop(
-    docker: &Docker,
-    container: &ContainerStatus,
-    grace_secs: i32,
-) -> anyhow::Result<()> {
-    let options = StopContainerOptionsBuilder::default().t(grace_secs).build();
-    docker
-        .stop_container(&container.id, Some(options))
-        .await
-        .with_context(|| format!("stopping {}", container.name))
-}
-
-/// `docker kill`: SIGKILL at once. Docker will not restart it either.
-pub async fn kill(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<()> {
-    let options = KillContainerOptionsBuilder::default()
-        .signal("SIGKILL")
-        .build();
-    docker
-        .kill_container(&container.id, Some(options))
-        .await
-        .with_context(|| format!("killing {}", container.name))
-}
-
-/// `docker start`; starting a running container is not an error.
-pub async fn start(docker: &Docker, container: &ContainerStatus) -> anyhow::Result<()> {
-    match docker.start_container(&container.id, None).await {
-        Ok(()) => Ok(()),
-        // 304: already started.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 304, ..
-        }) => Ok(()),
-        Err(err) => Err(err).with_context(|| format!("starting {}", container.name)),
     }
+}
+
+fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 /// The last `lines` lines of its output (stdout and stderr).
