@@ -202,8 +202,8 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
     }
 }
 
-/// Frame draw times: count, mean and worst, reported to the log every [`FRAME_TIMING_EVERY`] and at
-/// exit (the figures the README quotes).
+/// Frame draw times: count, mean and worst, reported to the log every [`FRAME_TIMING_EVERY`]
+/// and at exit (the figures the README quotes).
 #[derive(Debug)]
 struct FrameTiming {
     frames: u64,
