@@ -44,12 +44,15 @@ const TICKER: &str = "trap 'exit 0' TERM; run=$(cat /proc/sys/kernel/random/uuid
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn engine() -> Docker {
-    let docker = Docker::connect_with_local_defaults().expect("a Docker client");
-    timeout(Duration::from_secs(10), docker.ping())
+    timeout(Duration::from_secs(10), ms_tui::docker::connect())
         .await
         .expect("Docker did not answer within 10 s")
-        .unwrap_or_else(|e| panic!("these tests need a running Docker engine: {e}"));
-    docker
+        .unwrap_or_else(|e| {
+            panic!(
+                "these tests need a running Docker engine: {:#}",
+                anyhow::Error::new(e)
+            )
+        })
 }
 
 async fn image(docker: &Docker) -> String {
