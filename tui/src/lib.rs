@@ -17,6 +17,7 @@
 //!   module uses the same layer.
 //! - [`outbox`]: every worker's side of the bounded channel to the app task (`send` what must
 //!   arrive, `offer` stream samples, which drop and are counted when the app falls behind).
+//! - [`faults`]: faults with a dose and an expiry, in a service or on the platform.
 //! - [`terminal`]: raw mode and the alternate screen, restored on exit, panic and Ctrl-C.
 //! - [`logging`]: the app's own log, to the tui-logger pane and a file, never to the terminal.
 //! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates
@@ -30,6 +31,7 @@ pub mod app;
 pub mod broker;
 pub mod cli;
 pub mod docker;
+pub mod faults;
 pub mod load;
 pub mod logging;
 pub mod outbox;

@@ -12,6 +12,7 @@ use crossterm::event::KeyEvent;
 use crate::admin::{KnobChange, KnobOutcome};
 use crate::broker::BrokerMsg;
 use crate::docker::{Action, DockerMsg, Target};
+use crate::faults::{FaultCommand, FaultMsg};
 use crate::load::worker::{LoadCommand, LoadMsg};
 
 /// One input to [`update`](super::update::update).
@@ -33,6 +34,8 @@ pub enum Msg {
     Broker(BrokerMsg),
     /// How a knob change went.
     Knob(KnobOutcome),
+    /// What the fault worker made, reverted or found.
+    Fault(FaultMsg),
 }
 
 // Each worker reports in its own type; these wrap them on the way into the app's inbox.
@@ -55,6 +58,12 @@ impl From<BrokerMsg> for Msg {
     }
 }
 
+impl From<FaultMsg> for Msg {
+    fn from(msg: FaultMsg) -> Msg {
+        Msg::Fault(msg)
+    }
+}
+
 impl From<KnobOutcome> for Msg {
     fn from(outcome: KnobOutcome) -> Msg {
         Msg::Knob(outcome)
@@ -73,4 +82,6 @@ pub enum Command {
     WatchQueues(Vec<String>),
     /// Send a knob change to the services (the admin worker).
     Knob(KnobChange),
+    /// Make or revert a fault (the fault worker).
+    Fault(FaultCommand),
 }

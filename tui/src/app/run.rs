@@ -182,6 +182,9 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                     state.notice = Some(Notice::error("the admin worker is busy; try again"));
                 }
             }
+            Command::Fault(command) => {
+                warn!("fault worker not running: {command:?} dropped");
+            }
             Command::Docker { target, action } => {
                 let request = ActionRequest {
                     target: target.clone(),

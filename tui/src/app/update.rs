@@ -40,6 +40,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.measure.on_queues(samples);
             Vec::new()
         }
+        // The faults panel and the timeline take these (the faults issue's control-room part).
+        Msg::Fault(_) => Vec::new(),
         Msg::Knob(outcome) => {
             state.notice = Some(match outcome.error {
                 None => Notice::info(format!(

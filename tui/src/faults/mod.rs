@@ -1,0 +1,154 @@
+//! Faults with a dose and an expiry: inside a service (its `/admin/faults`, which expires them
+//! by itself) and on the platform (partition, timed pause / stop / kill-then-start, broker
+//! outage), made and reverted through one worker, and listed from the platform's own state so
+//! that a second ms-tui sees what the first left behind.
+//!
+//! This file is the interface the control room and the headless `ms-tui fault` share: what a
+//! fault is ([`FaultKind`], [`FaultRequest`]), what is active ([`ActiveFault`]), what the app
+//! asks for ([`FaultCommand`]) and what the worker reports ([`FaultMsg`]).
+
+use std::time::{Duration, SystemTime};
+
+use common::Mode;
+
+/// A fault's dose. Service faults are applied through the target service's
+/// `PUT /admin/faults`; platform faults through the Docker engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Added before each matching request's handler runs (service fault).
+    Latency { ms: u64, jitter_ms: u64 },
+    /// This share of matching requests answers `status` instead (service fault).
+    Errors { rate: f64, status: u16 },
+    /// Before each consumed message is handled (service fault).
+    SlowConsumer { ms: u64 },
+    /// Off the stack's network; reconnected with its aliases at expiry (platform).
+    Partition,
+    /// Paused; unpaused at expiry (platform).
+    Pause,
+    /// Stopped; started at expiry (platform).
+    Stop,
+    /// Killed at once; started at expiry (platform).
+    Kill,
+}
+
+impl FaultKind {
+    /// Whether the service itself holds and expires the fault.
+    pub fn is_service_fault(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::Latency { .. } | FaultKind::Errors { .. } | FaultKind::SlowConsumer { .. }
+        )
+    }
+
+    /// A short word for lists and markers: `latency`, `errors`, `slow-consumer`, `partition`…
+    pub fn word(&self) -> &'static str {
+        match self {
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::Errors { .. } => "errors",
+            FaultKind::SlowConsumer { .. } => "slow-consumer",
+            FaultKind::Partition => "partition",
+            FaultKind::Pause => "pause",
+            FaultKind::Stop => "stop",
+            FaultKind::Kill => "kill",
+        }
+    }
+
+    /// The dose in words: `+1000 ms ±200`, `50 % → 503`, `partition`.
+    pub fn dose(&self) -> String {
+        match self {
+            FaultKind::Latency { ms, jitter_ms: 0 } => format!("+{ms} ms"),
+            FaultKind::Latency { ms, jitter_ms } => format!("+{ms} ms ±{jitter_ms}"),
+            FaultKind::Errors { rate, status } => format!("{:.0} % → {status}", rate * 100.0),
+            FaultKind::SlowConsumer { ms } => format!("consumer +{ms} ms"),
+            other => other.word().to_owned(),
+        }
+    }
+}
+
+/// What a fault is aimed at: a container of the project, named as the containers pane names
+/// it (`async/email`, `infra/rabbitmq`, `sync/payment`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FaultTarget {
+    /// `sync`, `async` or `infra`.
+    pub group: String,
+    /// The compose service without its mode suffix: `email`, `rabbitmq`.
+    pub service: String,
+}
+
+impl FaultTarget {
+    pub fn service(service: &str, mode: Mode) -> FaultTarget {
+        FaultTarget {
+            group: mode.as_str().to_owned(),
+            service: service.to_owned(),
+        }
+    }
+
+    /// `async/email`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.group, self.service)
+    }
+}
+
+/// One fault to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRequest {
+    pub target: FaultTarget,
+    pub kind: FaultKind,
+    /// Service faults only: only paths starting with this.
+    pub route_prefix: Option<String>,
+    /// How long it lasts; the service (service faults) or ms-tui (platform faults) reverts it then.
+    pub duration: Duration,
+}
+
+/// A fault in force, as the platform's state shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveFault {
+    pub target: FaultTarget,
+    pub kind: FaultKind,
+    pub route_prefix: Option<String>,
+    /// When it ends by itself (`None`: found on the platform with no known end, e.g. a container
+    /// a SIGKILLed ms-tui left paused).
+    pub expires_at: Option<SystemTime>,
+    /// This process made it (and so reverts it at expiry and on quit).
+    pub ours: bool,
+}
+
+impl ActiveFault {
+    /// The key that names it in commands: `partition async/email`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.kind.word(), self.target.label())
+    }
+
+    /// Time left at `now`, if it has an end.
+    pub fn time_left(&self, now: SystemTime) -> Option<Duration> {
+        self.expires_at
+            .map(|end| end.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+}
+
+/// What the app (or the headless command) asks the fault worker to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultCommand {
+    Apply(FaultRequest),
+    /// Revert the fault with this [`ActiveFault::key`].
+    Revert(String),
+    /// Revert every fault found (ours or not): `x`, `ms-tui fault --clear`, and quit (ours).
+    RevertAll,
+}
+
+/// What the fault worker reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultMsg {
+    /// The full list of faults in force (after every change, and on a periodic refresh).
+    Active(Vec<ActiveFault>),
+    /// A fault was made: the timeline draws a start marker.
+    Applied(ActiveFault),
+    /// A fault ended (expired, reverted by the user, or on quit): an end marker.
+    Reverted { key: String, why: String },
+    /// Making or reverting failed; `unrevertable` faults stay listed and are shown loudly.
+    Failed {
+        key: String,
+        error: String,
+        unrevertable: bool,
+    },
+}
