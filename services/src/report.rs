@@ -15,7 +15,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, REPORT_JOB};
 use common::events::{GenerateReportJob, new_event_id};
@@ -177,7 +176,10 @@ async fn generate_async(
         timestamp: created_at,
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(DEFAULT_EXCHANGE, REPORT_JOB, job.event_id.clone(), &job),
+        DEFAULT_EXCHANGE,
+        REPORT_JOB,
+        &job.event_id,
+        &job,
         sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'").bind(&job_id),
     )
     .await?;

@@ -151,6 +151,20 @@ impl Broker {
         self.publish_within(msg, CONFIRM_TIMEOUT).await
     }
 
+    /// Publishes one business event ([`Outgoing::event`]: persistent JSON, `event_id` as the
+    /// message id, the current correlation id) and waits for the confirm. Every service
+    /// publishes its events through here.
+    pub async fn publish_event(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        event_id: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(), PublishError> {
+        let msg = Outgoing::event(exchange, routing_key, event_id.to_owned(), body);
+        self.publish(msg).await
+    }
+
     /// As [`Broker::publish`], with its own confirm timeout. A timeout does not prove the
     /// message was lost (the confirm may come late), so callers that can wait longer should.
     pub async fn publish_within(
