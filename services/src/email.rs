@@ -1,9 +1,9 @@
 //! Email service: "sends" by waiting the configured delay and recording the message, which
-//! `GET /emails` lists (in place of peer 004's MailHog); and seed 001's notification service.
+//! `GET /emails` lists (in place of peer 004's MailHog); and the notification service of S8.
 //!
 //! - `welcome`: S1's welcome mail — `POST /send_welcome_email` (sync, called by user) and a
 //!   consumer of `user_registered_queue` (async) doing the same work, exactly once per event.
-//! - `confirmation`: S7's order confirmation mail (peer 004) — `POST /send_order_confirmation`
+//! - `confirmation`: S7's order confirmation mail — `POST /send_order_confirmation`
 //!   (sync) and a consumer of `email_service_queue` (`payment.payment.processed`) that then
 //!   announces `email.email.sent`, which moves the order to `confirmed` (peer 004 never did).
 //! - `notifications`: S8's order confirmations and stock alerts (seed 001's notification

@@ -1,6 +1,6 @@
 //! Payment service: every payment of the stack, one `payments` table.
 //!
-//! - `processing`: S2's `/process_payment` (and peer 003's always-failing variant). Sync takes
+//! - `processing`: S2's `/process_payment` (and its always-failing variant). Sync takes
 //!   the configured delay and answers 200 with the result. Async stores the payment as
 //!   `processing`, publishes `PaymentInitiated` (confirmed) and answers 202; a worker
 //!   completes it and publishes `PaymentCompleted`, which an audit consumer records.
@@ -8,10 +8,10 @@
 //!   `stock_reserved_queue` (async) waits `SAGA_PAYMENT_DELAY_MS` and fails with probability
 //!   `PAYMENT_FAILURE_RATE` (1.0 by default, as the peers); failures go to the
 //!   `payment_failed` fanout, successes to `payment_succeeded`.
-//! - `checkout`: S7's payments. Peer 004's `POST /payments/checkout` (sync) or a consumer of
-//!   `payment_service_queue` (async) waits `CHECKOUT_PAYMENT_DELAY_MS` and announces
-//!   `payment.payment.processed`; seed 000's `/pay` (sync) or a consumer of `order.created`
-//!   (async), which answers on `payment.completed`.
+//! - `checkout`: S7's payments. The pipeline checkout's `POST /payments/checkout` (sync) or a
+//!   consumer of `payment_service_queue` (async) waits `CHECKOUT_PAYMENT_DELAY_MS` and
+//!   announces `payment.payment.processed`; the showdown checkout's `/pay` (sync) or a
+//!   consumer of `order.created` (async), which answers on `payment.completed`.
 //! - this file: the routes, the consumers, the ids and order references every flow uses, and
 //!   `GET /payments/{id}`, the status of any payment (peer 002 had none).
 

@@ -146,6 +146,15 @@ impl Broker {
         self.link.clone()
     }
 
+    /// The current connection if it is alive; publishing on a dead one would only time out.
+    fn live_link(&self) -> Result<Link, PublishError> {
+        self.link
+            .borrow()
+            .clone()
+            .filter(Link::alive)
+            .ok_or(PublishError::NotConnected)
+    }
+
     /// Publishes and waits for the broker's confirm: `Ok` means the broker has the message.
     pub async fn publish(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
         self.publish_within(msg, CONFIRM_TIMEOUT).await
@@ -172,12 +181,7 @@ impl Broker {
         msg: Outgoing<'_>,
         limit: Duration,
     ) -> Result<(), PublishError> {
-        let link = self
-            .link
-            .borrow()
-            .clone()
-            .filter(Link::alive)
-            .ok_or(PublishError::NotConnected)?;
+        let link = self.live_link()?;
         let options = BasicPublishOptions {
             mandatory: true,
             ..Default::default()
@@ -211,12 +215,7 @@ impl Broker {
 
     /// Publishes without waiting for a confirm; for telemetry, which may be lost.
     pub async fn publish_unconfirmed(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
-        let link = self
-            .link
-            .borrow()
-            .clone()
-            .filter(Link::alive)
-            .ok_or(PublishError::NotConnected)?;
+        let link = self.live_link()?;
         let confirm = link
             .publisher
             .basic_publish(

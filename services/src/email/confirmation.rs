@@ -1,7 +1,7 @@
-//! S7's order confirmation mail (peer 004): `POST /send_order_confirmation` in sync mode
-//! (called by order's checkout, which waits for it); in async mode the consumer of
-//! `email_service_queue` (`payment.payment.processed`), which then announces
-//! `email.email.sent` on `ecommerce_events`.
+//! S7's order confirmation mail: `POST /send_order_confirmation` in sync mode (called by
+//! order's checkout, which waits for it); in async mode the consumer of `email_service_queue`
+//! (`payment.payment.processed`), which then announces `email.email.sent` on
+//! `ecommerce_events`.
 
 use std::time::Duration;
 

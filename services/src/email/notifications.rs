@@ -1,7 +1,7 @@
-//! S8's notifications (seed 001's notification service): order confirmations and stock
-//! alerts, each stored once per event id and listed under `/notifications…`. They arrive
-//! over HTTP (`POST /notifications`) in sync mode and on the durable `notifications` queue in
-//! async mode; [`deliver_notification`] sends them the way the mode talks.
+//! S8's notifications: order confirmations and stock alerts, each stored once per event id
+//! and listed under `/notifications…`. They arrive over HTTP (`POST /notifications`) in sync
+//! mode and on the durable `notifications` queue in async mode; [`deliver_notification`]
+//! sends them the way the mode talks.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};

@@ -1,7 +1,7 @@
-//! The reservation API over HTTP, in both modes: peer 003's single-product calls used by
-//! order's orchestrated saga (S5 sync: `/reserve_stock`, `/compensate_stock`,
-//! `/commit_stock`), and the multi-item reservations of the stock orders (S8, both modes:
-//! `/reservations`, then `/reservations/{order}/commit` or `…/release`).
+//! The reservation API over HTTP, in both modes: the single-product calls of order's
+//! orchestrated saga (S5 sync: `/reserve_stock`, `/compensate_stock`, `/commit_stock`), and
+//! the multi-item reservations of the stock orders (S8, both modes: `/reservations`, then
+//! `/reservations/{order}/commit` or `…/release`).
 
 use axum::extract::State;
 use chrono::Utc;

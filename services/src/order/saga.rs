@@ -288,8 +288,8 @@ pub(super) struct SagaEvent<E> {
     sql: &'static str,
     /// The order and the text the statement binds.
     binds: fn(&E) -> (i64, &str),
-    /// Whether the event ends the saga: its first effective application is the completion
-    /// event (CONTRACT §8).
+    /// Whether the event ends the saga: its first effective application emits the saga's
+    /// completion event.
     ends_saga: bool,
 }
 

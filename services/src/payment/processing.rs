@@ -1,9 +1,9 @@
-//! S2, a slow dependency (peer 002): `POST /process_payment`. Sync takes the configured
-//! delay and answers 200 with the result. Async stores the payment as `processing`,
-//! publishes `PaymentInitiated` (confirmed) and answers 202; the worker on
-//! `payment_initiated_queue` completes it and publishes `PaymentCompleted`, which the audit
-//! consumer on `payment_completed_queue` records. `POST /process_payment_fail` is peer
-//! 002/003's failing variant.
+//! S2, a slow dependency: `POST /process_payment`. Sync takes the configured delay and
+//! answers 200 with the result. Async stores the payment as `processing`, publishes
+//! `PaymentInitiated` (confirmed) and answers 202; the worker on `payment_initiated_queue`
+//! completes it and publishes `PaymentCompleted`, which the audit consumer on
+//! `payment_completed_queue` records. `POST /process_payment_fail` is its always-failing
+//! variant.
 
 use std::time::Duration;
 
