@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{CLICK_TRACKED, DEFAULT_EXCHANGE};
 use common::events::{ClickTracked, new_event_id};
@@ -129,12 +128,7 @@ async fn track_async(
     click.validate()?;
     let click = tracked(click);
     ctx.broker
-        .publish(Outgoing::event(
-            DEFAULT_EXCHANGE,
-            CLICK_TRACKED,
-            click.event_id.clone(),
-            &click,
-        ))
+        .publish_event(DEFAULT_EXCHANGE, CLICK_TRACKED, &click.event_id, &click)
         .await?;
     Ok(Json(json!({
         "status": "tracked",

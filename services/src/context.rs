@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use common::ApiError;
 use common::Mode;
+use common::broker::Broker;
 use common::broker::consume::{self, ConsumerOptions, Incoming};
-use common::broker::{Broker, Outgoing};
 use common::completion::Completions;
 use common::config::{Settings, Tunables};
+use common::db;
 use common::scenario::Service;
 use sqlx::postgres::PgArguments;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
 use crate::limit::InflightLimit;
@@ -51,10 +52,17 @@ impl Ctx {
     /// a crash between commit and publish, which leaves the rows without their event.
     pub async fn publish_or_withdraw(
         &self,
-        msg: Outgoing<'_>,
+        exchange: &str,
+        routing_key: &str,
+        event_id: &str,
+        body: &impl serde::Serialize,
         withdraw: sqlx::query::Query<'_, Postgres, PgArguments>,
     ) -> Result<(), ApiError> {
-        let Err(err) = self.broker.publish(msg).await else {
+        let Err(err) = self
+            .broker
+            .publish_event(exchange, routing_key, event_id, body)
+            .await
+        else {
             return Ok(());
         };
         if let Err(db_err) = withdraw.execute(&self.db).await {
@@ -99,5 +107,45 @@ impl Ctx {
             handler,
             self.shutdown.clone(),
         )
+    }
+
+    /// The opening every idempotent consumer shares: begins the transaction of the effect and
+    /// claims the delivery's event id for `consumer` in it, so that claim and effect commit
+    /// together. `None` when the event was handled before: the duplicate is noted (log line
+    /// and metric) and the caller does nothing more.
+    pub async fn claim(
+        &self,
+        consumer: &str,
+        incoming: &Incoming,
+    ) -> sqlx::Result<Option<Transaction<'static, Postgres>>> {
+        self.begin_effect(consumer, Some(incoming)).await
+    }
+
+    /// [`Ctx::claim`] for code that serves both a delivery and an HTTP request (which has no
+    /// event id to claim): without a delivery, a plain transaction.
+    pub async fn begin_effect(
+        &self,
+        consumer: &str,
+        delivery: Option<&Incoming>,
+    ) -> sqlx::Result<Option<Transaction<'static, Postgres>>> {
+        let mut tx = self.db.begin().await?;
+        if let Some(incoming) = delivery
+            && !db::claim_event(&mut tx, consumer, &incoming.event_id).await?
+        {
+            incoming.note_duplicate();
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
+    /// The cheap pre-check before slow work (a delay, a computation): `true`, with the
+    /// duplicate noted, when `consumer` handled this event before. Only [`Ctx::claim`] is the
+    /// real guard: two deliveries of one event may both pass here.
+    pub async fn handled_before(&self, consumer: &str, incoming: &Incoming) -> sqlx::Result<bool> {
+        let handled = db::was_processed(&self.db, consumer, &incoming.event_id).await?;
+        if handled {
+            incoming.note_duplicate();
+        }
+        Ok(handled)
     }
 }

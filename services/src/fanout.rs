@@ -20,7 +20,7 @@ use common::config::Knobs;
 use common::events::ProductUpdated;
 use common::extract::{Json, Query};
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, correlation, db};
+use common::{ApiError, correlation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -96,32 +96,29 @@ pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-/// Does the step's work once. With `event_id`, the record commits together with the claim
-/// of the event, so a redelivery does nothing; returns `false` for such a duplicate.
+/// Does the step's work once. For a delivery, the record commits together with the claim
+/// of its event, so a redelivery does nothing (and is noted as a duplicate).
 async fn perform(
     step: &Step,
     ctx: &Ctx,
     product_id: i64,
-    event_id: Option<&str>,
-) -> sqlx::Result<bool> {
+    delivery: Option<&Incoming>,
+) -> sqlx::Result<()> {
     tokio::time::sleep(Duration::from_millis((step.delay)(&ctx.knobs.get()))).await;
-    let mut tx = ctx.db.begin().await?;
-    if let Some(id) = event_id
-        && !db::claim_event(&mut tx, step.service, id).await?
-    {
-        return Ok(false);
-    }
+    let Some(mut tx) = ctx.begin_effect(step.service, delivery).await? else {
+        return Ok(());
+    };
     sqlx::query(
         "INSERT INTO handled_updates (product_id, event_id, correlation_id) VALUES ($1, $2, $3)",
     )
     .bind(product_id)
-    .bind(event_id)
+    .bind(delivery.map(|d| d.event_id.as_str()))
     .bind(correlation::current())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     ctx.completions.emit(ScenarioId::S3, step.done, true);
-    Ok(true)
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -150,10 +147,8 @@ async fn on_product_updated(
 ) -> anyhow::Result<()> {
     let event: ProductUpdated = incoming.json()?;
     // Skip the delay for a known duplicate; the claim inside `perform` is the real guard.
-    if db::was_processed(&ctx.db, step.service, &incoming.event_id).await?
-        || !perform(step, &ctx, event.product_id, Some(&incoming.event_id)).await?
-    {
-        incoming.note_duplicate();
+    if !ctx.handled_before(step.service, &incoming).await? {
+        perform(step, &ctx, event.product_id, Some(&incoming)).await?;
     }
     Ok(())
 }

@@ -15,7 +15,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::consume::{self, Handler};
 use common::broker::topology::{
     ORDER_PAYMENT_FAILED, ORDER_PAYMENT_SUCCEEDED, ORDER_UPDATES, SHOWDOWN_PAYMENT_COMPLETED,
     STOCK_REJECTED, STOCK_RELEASED,
@@ -46,34 +45,26 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    let spawn = |queue: &'static str, handler: Handler| {
-        consume::spawn(
-            ctx.broker.clone(),
-            queue,
-            ctx.db_consumer_options(),
-            handler,
-            ctx.shutdown.clone(),
-        )
-    };
-    let c = ctx.clone();
-    let failed = consume::handler(move |m| saga::on_payment_failed(c.clone(), m));
-    let c = ctx.clone();
-    let released = consume::handler(move |m| saga::on_stock_released(c.clone(), m));
-    let c = ctx.clone();
-    let rejected = consume::handler(move |m| saga::on_stock_rejected(c.clone(), m));
-    let c = ctx.clone();
-    let succeeded = consume::handler(move |m| saga::on_payment_succeeded(c.clone(), m));
-    let c = ctx.clone();
-    let updates = consume::handler(move |m| checkout::on_order_update(c.clone(), m));
-    let c = ctx.clone();
-    let showdown = consume::handler(move |m| checkout::on_showdown_paid(c.clone(), m));
+    let options = ctx.db_consumer_options();
     vec![
-        spawn(ORDER_PAYMENT_FAILED, failed),
-        spawn(STOCK_RELEASED, released),
-        spawn(STOCK_REJECTED, rejected),
-        spawn(ORDER_PAYMENT_SUCCEEDED, succeeded),
-        spawn(ORDER_UPDATES, updates),
-        spawn(SHOWDOWN_PAYMENT_COMPLETED, showdown),
+        ctx.consume(ORDER_PAYMENT_FAILED, options, |c, m| {
+            saga::on_event(&saga::PAYMENT_FAILED, c, m)
+        }),
+        ctx.consume(STOCK_RELEASED, options, |c, m| {
+            saga::on_event(&saga::STOCK_RELEASED, c, m)
+        }),
+        ctx.consume(STOCK_REJECTED, options, |c, m| {
+            saga::on_event(&saga::STOCK_REJECTED, c, m)
+        }),
+        ctx.consume(ORDER_PAYMENT_SUCCEEDED, options, |c, m| {
+            saga::on_event(&saga::PAYMENT_SUCCEEDED, c, m)
+        }),
+        ctx.consume(ORDER_UPDATES, options, checkout::on_order_update),
+        ctx.consume(
+            SHOWDOWN_PAYMENT_COMPLETED,
+            options,
+            checkout::on_showdown_paid,
+        ),
     ]
 }
 

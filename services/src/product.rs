@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use common::broker::Outgoing;
 use common::broker::topology::PRODUCT_UPDATES;
 use common::events::{ProductUpdated, new_event_id};
 use common::extract::{Json, Path};
@@ -237,12 +236,7 @@ async fn update_async(
         timestamp: product.updated_at,
     };
     ctx.broker
-        .publish(Outgoing::event(
-            PRODUCT_UPDATES,
-            "",
-            event.event_id.clone(),
-            &event,
-        ))
+        .publish_event(PRODUCT_UPDATES, "", &event.event_id, &event)
         .await?;
     tx.commit().await?;
     Ok(Json(updated_body(

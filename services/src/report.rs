@@ -15,13 +15,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, REPORT_JOB};
 use common::events::{GenerateReportJob, new_event_id};
 use common::extract::{Json, Path};
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, Mode, correlation, db};
+use common::{ApiError, Mode, correlation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -177,7 +176,10 @@ async fn generate_async(
         timestamp: created_at,
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(DEFAULT_EXCHANGE, REPORT_JOB, job.event_id.clone(), &job),
+        DEFAULT_EXCHANGE,
+        REPORT_JOB,
+        &job.event_id,
+        &job,
         sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'").bind(&job_id),
     )
     .await?;
@@ -208,11 +210,9 @@ async fn run_job(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let done = compute_off_runtime(&ctx, job.job_id.clone())
         .await
         .map_err(|e| anyhow::Error::new(e).context("report computation failed"))?;
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, WORKER, &incoming.event_id).await? {
-        incoming.note_duplicate();
+    let Some(mut tx) = ctx.claim(WORKER, &incoming).await? else {
         return Ok(());
-    }
+    };
     sqlx::query(
         "UPDATE jobs SET status = 'completed', report_hash = $2, iterations = $3,
              duration_ms = $4, completed_at = now()

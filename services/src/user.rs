@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::broker::Outgoing;
 use common::broker::topology::{DEFAULT_EXCHANGE, USER_REGISTERED};
 use common::events::{UserRegistered, new_event_id};
 use common::extract::{Json, Path};
@@ -125,12 +124,10 @@ async fn register_async(
         timestamp: created_at,
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(
-            DEFAULT_EXCHANGE,
-            USER_REGISTERED,
-            event.event_id.clone(),
-            &event,
-        ),
+        DEFAULT_EXCHANGE,
+        USER_REGISTERED,
+        &event.event_id,
+        &event,
         sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
     )
     .await?;

@@ -146,9 +146,32 @@ impl Broker {
         self.link.clone()
     }
 
+    /// The current connection if it is alive; publishing on a dead one would only time out.
+    fn live_link(&self) -> Result<Link, PublishError> {
+        self.link
+            .borrow()
+            .clone()
+            .filter(Link::alive)
+            .ok_or(PublishError::NotConnected)
+    }
+
     /// Publishes and waits for the broker's confirm: `Ok` means the broker has the message.
     pub async fn publish(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
         self.publish_within(msg, CONFIRM_TIMEOUT).await
+    }
+
+    /// Publishes one business event ([`Outgoing::event`]: persistent JSON, `event_id` as the
+    /// message id, the current correlation id) and waits for the confirm. Every service
+    /// publishes its events through here.
+    pub async fn publish_event(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        event_id: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(), PublishError> {
+        let msg = Outgoing::event(exchange, routing_key, event_id.to_owned(), body);
+        self.publish(msg).await
     }
 
     /// As [`Broker::publish`], with its own confirm timeout. A timeout does not prove the
@@ -158,12 +181,7 @@ impl Broker {
         msg: Outgoing<'_>,
         limit: Duration,
     ) -> Result<(), PublishError> {
-        let link = self
-            .link
-            .borrow()
-            .clone()
-            .filter(Link::alive)
-            .ok_or(PublishError::NotConnected)?;
+        let link = self.live_link()?;
         let options = BasicPublishOptions {
             mandatory: true,
             ..Default::default()
@@ -197,12 +215,7 @@ impl Broker {
 
     /// Publishes without waiting for a confirm; for telemetry, which may be lost.
     pub async fn publish_unconfirmed(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
-        let link = self
-            .link
-            .borrow()
-            .clone()
-            .filter(Link::alive)
-            .ok_or(PublishError::NotConnected)?;
+        let link = self.live_link()?;
         let confirm = link
             .publisher
             .basic_publish(

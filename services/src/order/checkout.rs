@@ -17,7 +17,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{
     DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, RK_ORDER_CREATED, SHOWDOWN_ORDER_CREATED,
@@ -28,7 +27,7 @@ use common::events::{
 };
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, Mode, db, http};
+use common::{ApiError, Mode, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -282,12 +281,10 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         items: p.items.clone(),
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(
-            ECOMMERCE_EVENTS,
-            RK_ORDER_CREATED,
-            event.event_id.clone(),
-            &event,
-        ),
+        ECOMMERCE_EVENTS,
+        RK_ORDER_CREATED,
+        &event.event_id,
+        &event,
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
     )
     .await?;
@@ -304,11 +301,9 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
 pub(super) async fn on_order_update(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     let event: Value = incoming.json()?;
     let kind = event["event_type"].as_str().unwrap_or_default().to_owned();
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, ON_UPDATE, &incoming.event_id).await? {
-        incoming.note_duplicate();
+    let Some(mut tx) = ctx.claim(ON_UPDATE, &incoming).await? else {
         return Ok(());
-    }
+    };
     let mut confirmed = false;
     match kind.as_str() {
         "payment.processed" => {
@@ -402,12 +397,10 @@ async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response,
         timestamp: Utc::now(),
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(
-            DEFAULT_EXCHANGE,
-            SHOWDOWN_ORDER_CREATED,
-            event.event_id.clone(),
-            &event,
-        ),
+        DEFAULT_EXCHANGE,
+        SHOWDOWN_ORDER_CREATED,
+        &event.event_id,
+        &event,
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
     )
     .await?;
@@ -427,11 +420,9 @@ pub(super) async fn on_showdown_paid(ctx: Ctx, incoming: Incoming) -> anyhow::Re
         tracing::info!(order_id = %event.order_id, "payment result without our order reference; nothing to update");
         return Ok(());
     };
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, ON_SHOWDOWN_PAID, &incoming.event_id).await? {
-        incoming.note_duplicate();
+    let Some(mut tx) = ctx.claim(ON_SHOWDOWN_PAID, &incoming).await? else {
         return Ok(());
-    }
+    };
     sqlx::query("UPDATE orders SET status = 'paid', updated_at = now() WHERE id = $1 AND status = 'pending'")
         .bind(id)
         .execute(&mut *tx)

@@ -13,7 +13,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use common::broker::Outgoing;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, ORDER_CREATED};
 use common::events::{
@@ -21,17 +20,13 @@ use common::events::{
 };
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, db, http};
+use common::{ApiError, http};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{accepted_body, downstream_error, load_order, numeric_product_id};
 use crate::context::Ctx;
-
-const ON_PAYMENT_FAILED: &str = "saga_payment_failed";
-const ON_STOCK_RELEASED: &str = "saga_stock_released";
-const ON_STOCK_REJECTED: &str = "saga_stock_rejected";
-const ON_PAYMENT_SUCCEEDED: &str = "saga_payment_succeeded";
 
 /// Peer 003's body: `product_id` (a number, or seed 001's `prod001`) and `quantity` = 1.
 #[derive(Deserialize)]
@@ -272,12 +267,10 @@ pub(super) async fn create_order_async(
         timestamp: Utc::now(),
     };
     ctx.publish_or_withdraw(
-        Outgoing::event(
-            DEFAULT_EXCHANGE,
-            ORDER_CREATED,
-            event.event_id.clone(),
-            &event,
-        ),
+        DEFAULT_EXCHANGE,
+        ORDER_CREATED,
+        &event.event_id,
+        &event,
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
     )
     .await?;
@@ -286,21 +279,66 @@ pub(super) async fn create_order_async(
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
-/// Applies one saga event to the order, once; `true` when this delivery changed it.
-async fn apply(
-    ctx: &Ctx,
-    incoming: &Incoming,
-    consumer: &str,
+/// One saga event as this service applies it to the order. The four differ only in their
+/// name, their statement and whether they end the saga, so [`on_event`] applies them all.
+pub(super) struct SagaEvent<E> {
+    /// Name under which the consumer records handled events.
+    consumer: &'static str,
+    /// The change; `$1` is the order id, `$2` the event's text (a reason, a transaction id).
     sql: &'static str,
-    order_id: i64,
-    text: Option<&str>,
-) -> anyhow::Result<bool> {
-    let mut tx = ctx.db.begin().await?;
-    if !db::claim_event(&mut tx, consumer, &incoming.event_id).await? {
-        incoming.note_duplicate();
-        return Ok(false);
-    }
-    let changed = sqlx::query(sql)
+    /// The order and the text the statement binds.
+    binds: fn(&E) -> (i64, &str),
+    /// Whether the event ends the saga: its first effective application emits the saga's
+    /// completion event.
+    ends_saga: bool,
+}
+
+pub(super) static PAYMENT_FAILED: SagaEvent<PaymentFailed> = SagaEvent {
+    consumer: "saga_payment_failed",
+    sql: "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
+         WHERE id = $1 AND status = 'pending'",
+    binds: |e| (e.order_id, e.reason.as_str()),
+    ends_saga: false,
+};
+
+/// The saga is over when inventory says the stock is back (CONTRACT §8).
+pub(super) static STOCK_RELEASED: SagaEvent<StockReleased> = SagaEvent {
+    consumer: "saga_stock_released",
+    sql: "UPDATE orders SET status = 'failed', compensation_executed = true,
+             reason = COALESCE(reason, $2), updated_at = now()
+         WHERE id = $1 AND NOT compensation_executed",
+    binds: |e| (e.order_id, "Payment processing failed"),
+    ends_saga: true,
+};
+
+pub(super) static STOCK_REJECTED: SagaEvent<StockRejected> = SagaEvent {
+    consumer: "saga_stock_rejected",
+    sql: "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
+         WHERE id = $1 AND status = 'pending'",
+    binds: |e| (e.order_id, e.reason.as_str()),
+    ends_saga: true,
+};
+
+pub(super) static PAYMENT_SUCCEEDED: SagaEvent<PaymentSucceeded> = SagaEvent {
+    consumer: "saga_payment_succeeded",
+    sql: "UPDATE orders SET status = 'completed', transaction_id = $2, updated_at = now()
+         WHERE id = $1 AND status = 'pending'",
+    binds: |e| (e.order_id, e.transaction_id.as_str()),
+    ends_saga: true,
+};
+
+/// The consumer of every saga event: applies it to the order once (claimed with the change).
+pub(super) async fn on_event<E: DeserializeOwned + Send>(
+    step: &'static SagaEvent<E>,
+    ctx: Ctx,
+    incoming: Incoming,
+) -> anyhow::Result<()> {
+    let event: E = incoming.json()?;
+    let (order_id, text) = (step.binds)(&event);
+    let Some(mut tx) = ctx.claim(step.consumer, &incoming).await? else {
+        return Ok(());
+    };
+    let changed = sqlx::query(step.sql)
         .bind(order_id)
         .bind(text)
         .execute(&mut *tx)
@@ -308,81 +346,9 @@ async fn apply(
         .rows_affected()
         > 0;
     tx.commit().await?;
-    Ok(changed)
-}
-
-/// [`apply`] for an event that ends the saga: its first effective application is the
-/// completion event (CONTRACT §8).
-async fn finish(
-    ctx: &Ctx,
-    incoming: &Incoming,
-    consumer: &str,
-    sql: &'static str,
-    order_id: i64,
-    text: Option<&str>,
-) -> anyhow::Result<()> {
-    if apply(ctx, incoming, consumer, sql, order_id, text).await? {
+    if changed && step.ends_saga {
         ctx.completions
             .emit(ScenarioId::S5, steps::SAGA_FINISHED, true);
     }
     Ok(())
-}
-
-pub(super) async fn on_payment_failed(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
-    let event: PaymentFailed = incoming.json()?;
-    apply(
-        &ctx,
-        &incoming,
-        ON_PAYMENT_FAILED,
-        "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
-         WHERE id = $1 AND status = 'pending'",
-        event.order_id,
-        Some(event.reason.as_str()),
-    )
-    .await?;
-    Ok(())
-}
-
-/// The saga is over when inventory says the stock is back (CONTRACT §8).
-pub(super) async fn on_stock_released(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
-    let event: StockReleased = incoming.json()?;
-    finish(
-        &ctx,
-        &incoming,
-        ON_STOCK_RELEASED,
-        "UPDATE orders SET status = 'failed', compensation_executed = true,
-             reason = COALESCE(reason, $2), updated_at = now()
-         WHERE id = $1 AND NOT compensation_executed",
-        event.order_id,
-        Some("Payment processing failed"),
-    )
-    .await
-}
-
-pub(super) async fn on_stock_rejected(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
-    let event: StockRejected = incoming.json()?;
-    finish(
-        &ctx,
-        &incoming,
-        ON_STOCK_REJECTED,
-        "UPDATE orders SET status = 'failed', reason = $2, updated_at = now()
-         WHERE id = $1 AND status = 'pending'",
-        event.order_id,
-        Some(event.reason.as_str()),
-    )
-    .await
-}
-
-pub(super) async fn on_payment_succeeded(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
-    let event: PaymentSucceeded = incoming.json()?;
-    finish(
-        &ctx,
-        &incoming,
-        ON_PAYMENT_SUCCEEDED,
-        "UPDATE orders SET status = 'completed', transaction_id = $2, updated_at = now()
-         WHERE id = $1 AND status = 'pending'",
-        event.order_id,
-        Some(event.transaction_id.as_str()),
-    )
-    .await
 }
