@@ -47,6 +47,11 @@ PIDS=()
 NAMES=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 
+# Starts a service with the variables testkit's ServiceBuilder sets for the tests (MODE, PORT,
+# BIND_ADDR, AMQP_URL, DATABASE_URL), in shell on purpose: no other script starts services,
+# so there is no shell function to share, and testkit's worlds (a vhost and a database per
+# test, deleted with it) are for tests: here the release binary's services run in the
+# default vhost against one database per mode and run (bench_<mode>_<time>).
 start() { # service mode port [env...]
     local service=$1 mode=$2 port=$3; shift 3
     env MODE="$mode" PORT="$port" BIND_ADDR=127.0.0.1 AMQP_URL="$MS_TEST_AMQP_URL" \

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The ONE test command of this project:  bash scripts/test.sh [extra cargo test args]
 #
-# Needs: root on Debian 12 with postgresql (15), rabbitmq-server, curl, procps, tmux (.ci/run
-# installs them) and a Rust toolchain; phase 3 also a running Docker engine with
-# docker-compose (v1) or `docker compose` (v2), and mmdebstrap.
+# Needs: Debian 12 as root and a Rust toolchain with clippy and rustfmt. The system packages
+# (scripts/packages.sh holds the list) are installed here when missing; not as root, the
+# script stops at once with the command that installs them. Phase 3 also needs a Docker
+# engine: as root, dockerd is started here when none answers.
 #
 # Three phases, each timed; every failure is loud and the exit status is non-zero if any
 # phase failed:
-#  1. build   `cargo test --workspace --features tui/stack-tests --no-run`: the ONE build.
-#             Everything below reuses it: target/debug/ms-service goes into the service
-#             image, target/debug/ms-tui brings the stack up. Meanwhile, in the background,
-#             the private PostgreSQL and RabbitMQ boot and, with MS_TEST_STACK=1, the offline
-#             RabbitMQ/PostgreSQL images are built from Debian's packages when missing.
+#  1. gates and build: `cargo fmt --check`; `cargo test --workspace --features
+#             tui/stack-tests --no-run`, the ONE build. Everything below reuses it:
+#             target/debug/ms-service goes into the service image, target/debug/ms-tui
+#             brings the stack up. Then `cargo clippy --all-targets -- -D warnings` on the
+#             same features (its own check of every dependency: cargo does not reuse a
+#             build for a check). Meanwhile, in the background, the private PostgreSQL and
+#             RabbitMQ boot and, with MS_TEST_STACK=1, the offline RabbitMQ/PostgreSQL
+#             images are built from Debian's packages when missing. A format or lint
+#             failure fails the run but does not stop the tests.
 #  2. tests against the private PostgreSQL (127.0.0.1:5433) and RabbitMQ (127.0.0.1:5673,
 #             management 15673) of scripts/test-infra.sh: every test except those in a
 #             `mod on_the_running_stack`; then that infrastructure stops
@@ -26,6 +31,8 @@
 #             (MS_TEST_KEEP_STACK=1 leaves it up).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
 
 STACK_MODULE=on_the_running_stack::
 FEATURES=(--features tui/stack-tests)
@@ -36,7 +43,7 @@ phase() { echo "[test] $(date -u +%H:%M:%S) +$((SECONDS - started))s $*" >&2; }
 
 infra_up=0
 stack_up=0
-# shellcheck disable=SC2329  # invoked by the EXIT trap
+# shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap (the code differs by version)
 cleanup() {
     if [ "$stack_up" = 1 ]; then
         if [ "${MS_TEST_KEEP_STACK:-0}" = 1 ]; then
@@ -60,13 +67,16 @@ trap 'exit 143' TERM
 # Phase 3 is opt-in locally (it brings up the `ms-tui` compose project, replacing the service
 # image); CI opts in.
 STACK=${MS_TEST_STACK:-0}
-# Fail before the long build, not after it, when Docker is missing.
-if [ "$STACK" = 1 ] && ! docker info >/dev/null 2>&1; then
-    phase "ERROR: MS_TEST_STACK=1 but no Docker engine answers (start dockerd)"
+# Fail before the long build, not after it, when a package, Docker or a cargo tool is missing.
+ensure_packages || exit 1
+ensure_docker || exit 1
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    phase "ERROR: cargo fmt and cargo clippy are needed: rustup component add rustfmt clippy"
     exit 1
 fi
 
-phase "phase 1: build; the test infrastructure and the offline images in the background"
+status=0
+phase "phase 1: format, build, lints; the test infrastructure and the offline images in the background"
 infra_up=1
 infra_log=$(mktemp)
 bash scripts/test-infra.sh up >"$infra_log" 2>&1 &
@@ -78,9 +88,28 @@ else
     true &
 fi
 images_pid=$!
+if ! cargo fmt --all -- --check; then
+    status=1
+    phase "ERROR: cargo fmt --check: the code above is not formatted (cargo fmt --all fixes it)"
+fi
 build_status=0
 cargo test --workspace --locked "${FEATURES[@]}" --no-run "$@" || build_status=$?
 phase "build exited with status $build_status"
+# After the build, while the infrastructure and the images may still be booting: clippy checks
+# every dependency again (cargo never reuses a build for a check), about 210 CPU-seconds, so
+# some 2 min on 2 idle cores; a re-run after an edit takes seconds. Linting inside the build
+# (clippy-driver as RUSTC_WORKSPACE_WRAPPER) would save that, but the binaries under test would
+# then come from clippy-driver, which is not meant to replace rustc.
+if [ "$build_status" = 0 ]; then
+    clippy_status=0
+    cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings ||
+        clippy_status=$?
+    phase "clippy exited with status $clippy_status"
+    if [ "$clippy_status" != 0 ]; then
+        status=1
+        phase "ERROR: clippy: lint failures above"
+    fi
+fi
 infra_status=0
 wait "$infra_pid" || infra_status=$?
 cat "$infra_log" >&2
@@ -98,7 +127,6 @@ if [ "$infra_status" != 0 ]; then
     exit "$infra_status"
 fi
 
-status=0
 phase "phase 2: tests on the private test infrastructure"
 eval "$(bash scripts/test-infra.sh env)"
 # Each test starts several service processes; on a slow 2-core host 3 at once starved them

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use crate::support::{World, unique, wait_for};
 use serde_json::json;
+use testkit::{World, required, unique, wait_for};
 
 async fn rabbitmqctl(command: &str) {
-    let ctl = std::env::var("MS_TEST_RABBITMQCTL")
-        .expect("MS_TEST_RABBITMQCTL (run through scripts/test.sh)");
+    let ctl = required("MS_TEST_RABBITMQCTL");
     let mut words = ctl.split_whitespace();
     let program = words.next().expect("a command");
     let status = tokio::process::Command::new(program)

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::World;
 use serde_json::json;
+use testkit::World;
 
 #[tokio::test]
 async fn gateway_forwards_to_both_stacks_and_reports_health() {

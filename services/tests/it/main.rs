@@ -1,10 +1,9 @@
 //! Integration tests of the services: real `ms-service` processes against the real RabbitMQ
-//! and PostgreSQL of `scripts/test-infra.sh`. One test binary, a module per former file:
+//! and PostgreSQL of `scripts/test-infra.sh`, each test in a world of its own (the `testkit`
+//! crate, shared with the control room's tests). One test binary, a module per former file:
 //! every integration binary links the whole dependency tree again, and on a 2-core CI
 //! machine eleven of them cost more build time than the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
-mod support;
 
 mod broker_outage;
 mod gateway;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::{World, unique, wait_for};
 use serde_json::json;
+use testkit::{World, unique, wait_for};
 
 fn registered(event_id: &str, email: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({ "event_id": event_id, "user_id": 1, "email": email, "timestamp": "2026-01-01T00:00:00Z" }))

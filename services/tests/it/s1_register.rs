@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::support::{World, expect_completion, unique, wait_for};
 use serde_json::json;
+use testkit::{World, expect_completion, unique, wait_for};
 
 #[tokio::test]
 async fn sync_register_waits_for_the_email_and_reports_completion() {

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{World, expect_completion, unique, wait_for};
 use serde_json::json;
+use testkit::{World, expect_completion, unique, wait_for};
 
 #[tokio::test]
 async fn sync_payment_blocks_for_the_delay_and_completes() {

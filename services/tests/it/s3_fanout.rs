@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::support::{Service, World, expect_completion, unique, wait_for};
 use serde_json::{Value, json};
+use testkit::{Service, World, expect_completion, unique, wait_for};
 
 const STEPS: [(&str, &str); 3] = [
     ("search", "reindexed"),

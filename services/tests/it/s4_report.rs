@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Service, World, expect_completion, unique, wait_for};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use testkit::{Service, World, expect_completion, unique, wait_for};
 
 #[tokio::test]
 async fn sync_report_computes_in_the_request_without_blocking_the_runtime() {

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::{Service, World, expect_completion, try_wait_for, unique, wait_for};
 use serde_json::{Value, json};
+use testkit::{Service, World, expect_completion, try_wait_for, unique, wait_for};
 
 struct Saga {
     inventory: Service,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::support::{Service, World, expect_completion, unique, wait_for};
 use serde_json::json;
+use testkit::{Service, World, expect_completion, unique, wait_for};
 
 async fn stored(analytics: &Service) -> i64 {
     analytics.get("/clicks/count").await.body["count"]

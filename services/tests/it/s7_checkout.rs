@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Service, World, expect_completion, unique, wait_for};
 use serde_json::{Value, json};
+use testkit::{Service, World, expect_completion, unique, wait_for};
 
 struct Pipeline {
     _payment: Service,

@@ -12,13 +12,8 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use ms_tui::app::msg::Msg;
 use ms_tui::broker::{self, BrokerMsg, BrokerSettings, QueueSample};
+use testkit::required;
 use tokio::sync::mpsc;
-
-fn required(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test.sh (it starts RabbitMQ)")
-    })
-}
 
 /// Waits up to `within` for a probe of `name` that satisfies `ok`.
 async fn until(

@@ -1,132 +1,44 @@
 //! The load engine against a real service: `ms-service analytics` (async S6) on the test
-//! RabbitMQ and PostgreSQL (scripts/test-infra.sh). Exact request counts from the open-model
-//! schedule, unique correlation ids, every accepted click stored, and `ms-tui load` as a user
-//! runs it (JSON report, exit codes, bad input).
+//! RabbitMQ and PostgreSQL (scripts/test-infra.sh), in a `testkit` world. Exact request
+//! counts from the open-model schedule, unique correlation ids, every accepted click stored,
+//! and `ms-tui load` as a user runs it (JSON report, exit codes, bad input).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::Mode;
 use common::scenario::ScenarioId;
 use ms_tui::load::{self, LoadSpec};
-use tokio::process::{Child, Command};
+use testkit::{Service, World};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
-fn required(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test.sh (it starts RabbitMQ and PostgreSQL)")
-    })
-}
-
-/// `target/<profile>/ms-service`, next to this test's own directory (`…/deps/`).
-fn ms_service() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("ms-service");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test --workspace` builds it (or cargo build -p services)",
-        bin.display()
-    );
-    bin
-}
-
+/// `ms-service analytics` in a world of its own: two tests running at once each start an
+/// analytics consumer, and on a shared queue each would store some of the other's clicks.
 struct Analytics {
-    _child: Child,
+    /// The service's base URL, where the load goes.
     base: String,
-    log: PathBuf,
-}
-
-/// A vhost of the test's own: two tests running at once each start an analytics consumer,
-/// and on a shared queue each would store some of the other's clicks.
-async fn private_amqp_url(tag: &str) -> String {
-    let api = required("MS_TEST_RABBIT_API");
-    let (user, pass) = (
-        required("MS_TEST_RABBIT_USER"),
-        required("MS_TEST_RABBIT_PASS"),
-    );
-    let vhost = format!("t-tui-load-{tag}");
-    let http = reqwest::Client::new();
-    for (path, body) in [
-        (format!("{api}/api/vhosts/{vhost}"), serde_json::json!({})),
-        (
-            format!("{api}/api/permissions/{vhost}/{user}"),
-            serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}),
-        ),
-    ] {
-        let r = http
-            .put(&path)
-            .basic_auth(&user, Some(&pass))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
-    }
-    let amqp = required("MS_TEST_AMQP_URL");
-    format!("{}/{vhost}", amqp.rsplit_once('/').unwrap().0)
+    /// Its world (vhost and database) goes with it when the test ends.
+    service: Service,
 }
 
 async fn start_analytics() -> Analytics {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let db = required("MS_TEST_DATABASE_URL");
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let database_url = format!("{}/t_tui_load_{tag}", db.rsplit_once('/').unwrap().0);
-    let amqp_url = private_amqp_url(tag).await;
-    let log = std::env::temp_dir().join(format!("ms-tui-load-analytics-{tag}.log"));
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(ms_service())
-        .arg("analytics")
-        .env("MODE", "async")
-        .env("PORT", port.to_string())
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("AMQP_URL", &amqp_url)
-        .env("DATABASE_URL", &database_url)
-        .env("MS_ADMIN_TOKEN", "test-token")
+    let world = World::new("tui-load").await;
+    let service = world
+        .service("analytics", "async")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ms-service");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..120 {
-        if let Ok(r) = http.get(format!("{base}/ready")).send().await
-            && r.status().is_success()
-        {
-            return Analytics {
-                _child: child,
-                base,
-                log,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        .start()
+        .await;
+    Analytics {
+        base: service.base.clone(),
+        service,
     }
-    panic!(
-        "analytics did not become ready in 60 s; its log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
 }
 
 impl Analytics {
     async fn stored(&self) -> u64 {
-        let body: serde_json::Value = reqwest::get(format!("{}/clicks/count", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["count"].as_u64().unwrap()
+        let reply = self.service.get("/clicks/count").await;
+        reply.body["count"].as_u64().unwrap()
     }
 
     /// Waits until `n` clicks are stored (the consumer works behind the acknowledgement).
@@ -142,7 +54,7 @@ impl Analytics {
         }
         panic!(
             "{last} of {n} clicks stored after 60 s; analytics log:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
+            std::fs::read_to_string(&self.service.log).unwrap_or_default()
         );
     }
 }
