@@ -138,11 +138,13 @@ impl From<crate::broker::PublishError> for ApiError {
 }
 
 /// Unknown route: the same envelope as every other error.
+#[expect(clippy::unused_async, reason = "an axum fallback is an async handler")]
 pub async fn not_found() -> ApiError {
     ApiError::not_found("Not Found")
 }
 
 /// Known route, wrong method.
+#[expect(clippy::unused_async, reason = "an axum fallback is an async handler")]
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
