@@ -142,20 +142,25 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     metrics::install();
     let stop = shutdown::on_signals();
     let address = (settings.bind, settings.port);
-    let gateway = Gateway {
-        http: common::http::client(settings.http_timeout()),
-        probe: common::http::client(PROBE_TIMEOUT),
-        settings: Arc::new(settings),
-    };
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {}:{}", address.0, address.1))?;
     tracing::info!(addr = %listener.local_addr()?, service = "gateway", "listening");
-    axum::serve(listener, router(gateway))
+    axum::serve(listener, app(settings))
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The gateway's whole HTTP API over `settings`: what `run` serves, and what tests drive
+/// in-process.
+pub(crate) fn app(settings: Settings) -> Router {
+    router(Gateway {
+        http: common::http::client(settings.http_timeout()),
+        probe: common::http::client(PROBE_TIMEOUT),
+        settings: Arc::new(settings),
+    })
 }
 
 fn router(gateway: Gateway) -> Router {

@@ -1,46 +1,13 @@
-//! `ms-service`: every microservice of the ms-tui stack, sync and async, in one binary.
-//!
-//! # Layout
-//! - `main.rs`: the command line (`ms-service <service>`, `ms-service healthcheck`).
-//! - `run.rs`: starts one service: database, broker, consumers, HTTP server, shutdown.
-//! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`, `/admin/*`) and the
-//!   middleware stack.
-//! - `context.rs`: the handles shared by handlers and consumers.
-//! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
-//! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
-//! - `registry.rs`: which services exist and their hooks.
-//! - One module per service, its sync and async handlers side by side over the same domain
-//!   code: `user.rs` (S1), `email.rs` (S1 mail, S7 confirmation mail, S8 notifications),
-//!   `payment.rs` (S2, seed 000's `/pay`, the S5 and S7 payments), `product.rs` (S3),
-//!   `fanout.rs` (S3's search, cache and analytics steps, one code for three services),
-//!   `report.rs` (S4), `analytics.rs` (S6 clicks), `order.rs` (S5 saga, S7 checkout, S8 stock
-//!   orders), `inventory.rs` (stock for S5/S8, alerts).
-//! - `gateway.rs`: peer 004's gateway on 9000, forwarding to either stack (no data, no broker).
+//! `ms-service`: the command line of the `services` library (`ms-service <service>`,
+//! `ms-service healthcheck`); what it runs is documented in `lib.rs`.
 #![forbid(unsafe_code)]
 
-mod analytics;
-mod app;
-mod context;
-mod email;
-mod fanout;
-mod gateway;
-mod inventory;
-mod limit;
-mod metrics;
-mod order;
-mod payment;
-mod product;
-mod registry;
-mod report;
-mod run;
-mod user;
-
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use common::config::Settings;
 use common::scenario::Service;
+use services::{healthcheck, registry, run};
 
 /// One microservice of the ms-tui stack. Every setting is also an environment variable;
 /// MODE picks the communication style (sync: HTTP request/response; async: RabbitMQ events).
@@ -85,7 +52,7 @@ fn main() -> ExitCode {
     };
     match (cli.command, cli.service) {
         (Some(Command::Healthcheck { port, path }), _) => {
-            runtime.block_on(healthcheck(port, &path))
+            runtime.block_on(healthcheck::probe(port, &path))
         }
         (None, Some(service)) => match runtime.block_on(run::run(service, cli.settings)) {
             Ok(()) => ExitCode::SUCCESS,
@@ -100,25 +67,6 @@ fn main() -> ExitCode {
                 registry::available().join(", ")
             );
             ExitCode::from(2)
-        }
-    }
-}
-
-async fn healthcheck(port: u16, path: &str) -> ExitCode {
-    let client = common::http::client(Duration::from_secs(2));
-    match client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-    {
-        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
-        Ok(response) => {
-            eprintln!("unhealthy: {path} answered {}", response.status());
-            ExitCode::FAILURE
-        }
-        Err(err) => {
-            eprintln!("unhealthy: {err}");
-            ExitCode::FAILURE
         }
     }
 }

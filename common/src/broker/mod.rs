@@ -137,6 +137,15 @@ impl Broker {
         Broker { link: rx }
     }
 
+    /// A handle that never connects, for tests that run a service without a broker:
+    /// `is_connected` is false and every publish fails with [`PublishError::NotConnected`],
+    /// as they do while a real broker is down. No supervisor runs, so consumers started on it
+    /// see the link end at once and stop.
+    pub fn disconnected() -> Broker {
+        let (_never_sent, rx) = watch::channel(None);
+        Broker { link: rx }
+    }
+
     pub fn is_connected(&self) -> bool {
         self.link.borrow().as_ref().is_some_and(Link::alive)
     }
