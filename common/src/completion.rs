@@ -1,4 +1,4 @@
-//! Completion events (CONTRACT §8): when a step of a flow finishes, a small JSON event goes to
+//! Completion events (docs/contract.md, Completion events): when a step of a flow finishes, a small JSON event goes to
 //! the non-durable topic exchange `ms.telemetry`, routing key `<mode>.<scenario>.<service>.<step>`.
 //! The control room matches them to requests by correlation id to measure completion latency.
 //! They are best effort by design: a full buffer or a missing broker drops them, and the

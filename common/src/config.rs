@@ -2,7 +2,7 @@
 //!
 //! Every setting is a clap argument with an `env` name so that `ms-service --help` documents
 //! all of them in one place. Knobs (delays, failure rate, worker limit) start from the
-//! environment and can then be changed at run time through the admin API (CONTRACT §7).
+//! environment and can then be changed at run time through the admin API (docs/contract.md, Admin API).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -42,7 +42,7 @@ impl std::fmt::Display for Mode {
 /// Which delay defaults apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DelayProfile {
-    /// CONTRACT §5: the same delay per hop in both modes, so the comparison is fair.
+    /// The same delay per hop in both modes, so the comparison is fair.
     Contract,
     /// The peers' exact, mode-dependent delays (their sync fan-out steps had none).
     Peer,
@@ -78,7 +78,7 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub database_url: String,
-    /// Connections in this service's pool (CONTRACT §6: small pools, ≤ 5).
+    /// Connections in this service's pool (small pools, ≤ 5: a handful of services share one PostgreSQL).
     #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub db_pool_max: u32,
     /// Bearer token for `/admin/*`. Without it the admin API answers 401 to everyone.
@@ -269,7 +269,7 @@ pub struct KnobArgs {
     #[arg(long, env = "CHECKOUT_EMAIL_DELAY_MS")]
     pub checkout_email_delay_ms: Option<u64>,
     /// Sync services: requests in flight at once, the rest wait; 0 = no limit; 40 mimics a
-    /// typical thread pool (DESIGN §7) [default: 0].
+    /// typical thread pool [default: 0].
     #[arg(long, env = "SYNC_MAX_INFLIGHT")]
     pub sync_max_inflight: Option<u32>,
 }
@@ -302,7 +302,7 @@ impl KnobArgs {
     }
 }
 
-/// The run-time knobs (CONTRACT §5), as served by `GET /admin/config`.
+/// The run-time knobs (docs/contract.md, Delays), as served by `GET /admin/config`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knobs {
     pub email_delay_ms: u64,

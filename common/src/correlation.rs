@@ -1,4 +1,4 @@
-//! Correlation ids (CONTRACT §8): taken from `x-correlation-id` or generated, echoed in the
+//! Correlation ids (docs/contract.md, Correlation): taken from `x-correlation-id` or generated, echoed in the
 //! response, and available to everything the request does through a task-local.
 
 use axum::extract::Request;

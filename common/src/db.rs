@@ -28,8 +28,54 @@ pub async fn connect(
         .await?;
     create_schema(&pool, schema).await?;
     sqlx::query(LEDGER_DDL).execute(&pool).await?;
+    adopt_comment_edits(&pool, migrations).await?;
     migrations.run(&pool).await?;
     Ok(pool)
+}
+
+/// SHA-384 checksums (hex) of migration files as they were before edits that touched only
+/// their comments. sqlx checksums the whole file and refuses to start on a database whose
+/// applied migration no longer matches, so without this a stack volume made before such an
+/// edit would stop every service; with it, the ledger adopts the new text of those files.
+/// A changed statement must never be listed here: it needs a new migration instead.
+const COMMENT_ONLY_EDITS: &[&str] = &[
+    // inventory/0001_stock.sql, order/0001_orders.sql, product/0001_products.sql and
+    // product/0002_seed.sql before their comments cited docs/contract.md.
+    "564995a405fd6584645ae1a9b9f52b0aa63cd7381dfb168d80af0d9db07c12e17913662c639ec80e03cb52f1d862b9ac",
+    "fe72bbf63e57424888b27e6de2eefc205f531bb730cbf912a17a4b20e0f78cfad0d2619d80e290d63df3b9a2be6792a4",
+    "79e4a8d545d3373467204298a45550de0a50c2ff679b78b630aef9f7b1afd44ca0ee7036b54e4250b7fa53a3699e8fdb",
+    "a21a8893ebfb881f2da5295220e45749ec8a77608284566700d9cc20a7c21a34e70ba7074bbc1cbdb706478881b76ff7",
+];
+
+/// Rewrites the ledger's checksum of each applied migration whose recorded checksum is one of
+/// [`COMMENT_ONLY_EDITS`] to the checksum of the file as it is now.
+async fn adopt_comment_edits(pool: &PgPool, migrations: &Migrator) -> anyhow::Result<()> {
+    let ledger: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    if ledger.is_none() {
+        return Ok(());
+    }
+    let old: Vec<String> = COMMENT_ONLY_EDITS.iter().map(|s| (*s).to_owned()).collect();
+    for migration in migrations.iter() {
+        let adopted = sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 \
+             WHERE version = $2 AND encode(checksum, 'hex') = ANY($3)",
+        )
+        .bind(migration.checksum.as_ref())
+        .bind(migration.version)
+        .bind(&old)
+        .execute(pool)
+        .await?;
+        if adopted.rows_affected() > 0 {
+            tracing::info!(
+                version = migration.version,
+                description = %migration.description,
+                "migration ledger adopted a comment-only edit of this migration"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether `err` says the database was unreachable or overloaded rather than that the

@@ -1,6 +1,6 @@
 //! The one error type of every HTTP API, and the one place that maps errors to status codes.
 //!
-//! Bodies follow FastAPI's envelope (CONTRACT §4), because the peers' clients read
+//! Bodies follow FastAPI's envelope (docs/contract.md, Error envelope), because the peers' clients read
 //! `detail.compensation_executed`: `{"detail": <string|object|list>, "correlation_id": "…"}`.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

@@ -1,4 +1,4 @@
-//! The scenario catalogue S1–S8 (CONTRACT §9), as data shared by the services, their tests
+//! The scenario catalogue S1–S8 (docs/contract.md, Scenarios), as data shared by the services, their tests
 //! and the control room, so that all three agree on what each scenario sends, expects and
 //! counts as done.
 
@@ -55,7 +55,7 @@ impl std::fmt::Display for ScenarioId {
     }
 }
 
-/// The services of the stack (DESIGN §2) and their published ports.
+/// The services of the stack (docs/contract.md, Port map) and their published ports.
 #[derive(
     Clone,
     Copy,
@@ -134,7 +134,7 @@ impl std::fmt::Display for Service {
     }
 }
 
-/// Completion step names (CONTRACT §8), shared by publishers and the control room.
+/// Completion step names (docs/contract.md, Completion events), shared by publishers and the control room.
 pub mod steps {
     pub const WELCOME_EMAIL_SENT: &str = "welcome_email_sent";
     pub const PAYMENT_COMPLETED: &str = "payment_completed";
@@ -189,7 +189,7 @@ pub struct Scenario {
     pub lesson: &'static str,
     pub sync: RequestSpec,
     pub asynchronous: RequestSpec,
-    /// When the flow is done (CONTRACT §8), in words.
+    /// When the flow is done (docs/contract.md, Completion events), in words.
     pub done_rule: &'static str,
     /// The completion events that together mark the flow done.
     pub done_when: &'static [Step],

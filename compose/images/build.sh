@@ -61,7 +61,7 @@ build_service() {
     if command -v strip >/dev/null 2>&1; then strip --strip-debug "$ctx/rootfs/ms-service"; fi
 
     # A dynamic binary needs its libraries and the loader inside the scratch image, at the
-    # paths the binary names (stack-notes §4, the fallback to a static build).
+    # paths the binary names (the fallback when a static build is not possible).
     local kind=static libs
     if libs=$(ldd "$binary" 2>/dev/null) && grep -q '=>\|ld-linux' <<<"$libs"; then
         kind=dynamic

@@ -1,5 +1,5 @@
 //! The parts every service shares: `/health`, `/ready`, `/metrics`, the admin API
-//! (CONTRACT §7), error fallbacks, and the middleware stack (correlation id, metrics, body
+//! (docs/contract.md, Admin API), error fallbacks, and the middleware stack (correlation id, metrics, body
 //! limit, panic guard, sync worker limit).
 
 use axum::body::Body;

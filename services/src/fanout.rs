@@ -37,7 +37,7 @@ pub struct Step {
     pub service: &'static str,
     pub path: &'static str,
     pub queue: &'static str,
-    /// Completion step name (CONTRACT §8).
+    /// Completion step name (docs/contract.md, Completion events).
     pub done: &'static str,
     pub delay: fn(&Knobs) -> u64,
 }

@@ -1,4 +1,4 @@
-//! Inventory service: owns stock (CONTRACT §6) for the saga (S5), the stock orders and alerts
+//! Inventory service: owns stock (docs/contract.md, Data) for the saga (S5), the stock orders and alerts
 //! (S8), and serves the product reads of both.
 //!
 //! Every unit is `available`, `reserved` (held for an order whose payment is pending) or

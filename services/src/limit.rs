@@ -1,7 +1,7 @@
 //! `SYNC_MAX_INFLIGHT`: an optional cap on business requests in flight in sync mode; the rest
 //! wait in line, as they would for a thread pool. It exists to reproduce the classic sync
 //! failure on purpose: our handlers use async I/O, so without it a slow dependency costs no
-//! thread (DESIGN §7).
+//! thread (docs/contract.md, Sync worker limit).
 
 use std::sync::{Arc, Mutex};
 

@@ -1,4 +1,4 @@
-//! Order service: every peer's order flow, one table, one order body (CONTRACT §2).
+//! Order service: every peer's order flow, one table, one order body (docs/contract.md, Bodies).
 //!
 //! - `saga`: S5 `POST /create_order` (peers 002/003) — reserve, pay, compensate.
 //! - `checkout`: S7 `POST /checkout` in both body shapes — peer 004's pipeline (pending →
@@ -103,7 +103,7 @@ const ORDER_COLUMNS: &str =
     processing_duration_ms, created_at, updated_at";
 
 impl OrderRow {
-    /// The superset body (CONTRACT §2): every peer finds its fields, absent parts null.
+    /// The superset body (docs/contract.md, Bodies): every peer finds its fields, absent parts null.
     fn body(&self) -> Value {
         let order_id = match self.kind.as_str() {
             "showdown" => json!(self.client_ref),

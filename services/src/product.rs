@@ -6,7 +6,7 @@
 //! `ProductUpdated` on the `product_updates` fanout commit together once the broker
 //! confirmed; the three consumers do the rest in parallel.
 //!
-//! A product is addressed by its numeric id or its sku (`prod001`), as CONTRACT §2 asks.
+//! A product is addressed by its numeric id or its sku (`prod001`), as docs/contract.md, Bodies, asks.
 
 use axum::Router;
 use axum::extract::State;
@@ -97,7 +97,7 @@ async fn get_product(
 }
 
 /// Fields a client may set; absent ones stay as they are (peer 003's PUT model, plus the
-/// superset fields of CONTRACT §2).
+/// superset fields of docs/contract.md, Bodies).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProductPatch {

@@ -1,4 +1,4 @@
-//! Run-time knobs (CONTRACT §7): the payment failure rate, the e-mail delay and the sync
+//! Run-time knobs (docs/contract.md, Admin API): the payment failure rate, the e-mail delay and the sync
 //! worker limit, changed from the control room through every service's `PUT /admin/config`
 //! with the stack's admin token.
 //!

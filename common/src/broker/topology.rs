@@ -18,7 +18,7 @@ pub const PRODUCT_UPDATES: &str = "product_updates";
 pub const PAYMENT_FAILED: &str = "payment_failed";
 /// S7: peer 004's topic exchange.
 pub const ECOMMERCE_EVENTS: &str = "ecommerce_events";
-/// Completion events for the control room (CONTRACT §8); non-durable, losing one is harmless.
+/// Completion events for the control room (docs/contract.md, Completion events); non-durable, losing one is harmless.
 pub const TELEMETRY: &str = "ms.telemetry";
 
 // Queues (peer 002 unless noted).

@@ -1,4 +1,4 @@
--- Inventory owns stock (CONTRACT §6). Every unit is in exactly one of three states, so
+-- Inventory owns stock (docs/contract.md, Data). Every unit is in exactly one of three states, so
 -- available + reserved + sold never changes except by an explicit restock; the CHECKs make
 -- "never below zero" a property of the data, not only of the code.
 CREATE TABLE stock (

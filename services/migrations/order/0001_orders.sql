@@ -1,5 +1,5 @@
 -- One table for every kind of order (S5 saga, S7 checkout, S8 stock order, seed 000's
--- checkout): one response body, the superset of the peers' fields (CONTRACT §2).
+-- checkout): one response body, the superset of the peers' fields (docs/contract.md, Bodies).
 CREATE TABLE orders (
     id                     BIGSERIAL PRIMARY KEY,
     -- Seed 001 answered with a UUID `order_id`; the other peers with the numeric id.

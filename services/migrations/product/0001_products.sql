@@ -1,4 +1,4 @@
--- The catalogue (CONTRACT §6). `stock` is the catalogue figure S3 edits; orders reserve at
+-- The catalogue (docs/contract.md, Data). `stock` is the catalogue figure S3 edits; orders reserve at
 -- inventory, never here.
 CREATE TABLE products (
     id         BIGSERIAL PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Seed rows, identical in both modes (CONTRACT §6); `POST /admin/reset` runs this again.
+-- Seed rows, identical in both modes (docs/contract.md, Data); `POST /admin/reset` runs this again.
 INSERT INTO products (id, sku, name, price, category, stock) VALUES
     (1, 'prod001', 'Laptop', 999.99, 'Electronics', 50),
     (2, 'prod002', 'Mouse', 29.99, 'Electronics', 100),

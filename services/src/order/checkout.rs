@@ -1,4 +1,4 @@
-//! S7, `POST /checkout`, in the two shapes the peers sent (CONTRACT §2), told apart by
+//! S7, `POST /checkout`, in the two shapes the peers sent (docs/contract.md, Bodies), told apart by
 //! their fields:
 //!
 //! - peer 004's `{user_id, user_email, items[]}`: the checkout pipeline. Sync blocks through

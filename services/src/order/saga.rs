@@ -301,7 +301,7 @@ pub(super) static PAYMENT_FAILED: SagaEvent<PaymentFailed> = SagaEvent {
     ends_saga: false,
 };
 
-/// The saga is over when inventory says the stock is back (CONTRACT §8).
+/// The saga is over when inventory says the stock is back (docs/contract.md, Completion events).
 pub(super) static STOCK_RELEASED: SagaEvent<StockReleased> = SagaEvent {
     consumer: "saga_stock_released",
     sql: "UPDATE orders SET status = 'failed', compensation_executed = true,

@@ -8,6 +8,7 @@
 mod broker_outage;
 mod gateway;
 mod messaging;
+mod migrations;
 mod s1_register;
 mod s2_payment;
 mod s3_fanout;

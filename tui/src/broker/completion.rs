@@ -1,5 +1,5 @@
 //! Completion latency: from a request's intended send time to the last completion event of
-//! its flow on `ms.telemetry` (CONTRACT §8), matched by correlation id.
+//! its flow on `ms.telemetry` (docs/contract.md, Completion events), matched by correlation id.
 //!
 //! The tracker is pure (no I/O): the telemetry worker feeds it the load engine's samples and
 //! the events it consumes. An event can arrive before its request's answer (a fast consumer,

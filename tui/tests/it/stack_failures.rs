@@ -1,5 +1,5 @@
 //! Failures on the running Docker stack: stop a container, watch each stack's answer, start it
-//! again, watch both recover (issue 5, DESIGN §5).
+//! again, watch both recover (docs/architecture.md, The Docker stack).
 //!
 //! - sync payment down: sync checkout answers 503 at once with a `detail` naming payment, the
 //!   async checkout still 2xx; back up, both work;

@@ -1,4 +1,4 @@
-//! Every seed README's curl example, against the running Docker stack, mapped by CONTRACT §1:
+//! Every seed README's curl example, against the running Docker stack, mapped by docs/contract.md, Port map:
 //! each one on the sync ports (80xx), the async ports (81xx) and through the gateway
 //! (`:9000/sync/{service}/…`, `:9000/async/{service}/…`), answering the status and fields
 //! its README documents for that mode (seed 003 documents the sync stack, 002 the async one;
@@ -9,7 +9,7 @@
 //!
 //! Mapping notes: seed 004's `curl http://localhost:8001` (its services' root, a liveness
 //! check) is served as `/health`; 002's `guest:guest` management login is the stack's own
-//! account from `compose/.env` (DESIGN §2: never `guest`).
+//! account from `compose/.env` (never `guest`).
 
 use std::time::Duration;
 
@@ -166,7 +166,7 @@ const EXAMPLES: &[Example] = &[
         method: "POST",
         path: "/checkout",
         body: Some(r#"{"order_id": "123", "amount": 99.99}"#),
-        // 000's order_id is a string, echoed as sent (CONTRACT §2).
+        // 000's order_id is a string, echoed as sent (docs/contract.md, Bodies).
         sync: expect(200, &["status=PAID", r#"order_id="123""#]),
         asynchronous: expect(202, &["status=ORDER_ACCEPTED", "message"]),
         follow_up: FollowUp::None,
@@ -395,7 +395,7 @@ async fn follow_up(
     }
 }
 
-/// Seed data back (CONTRACT §6), and the sync report's CPU time cut from 10 s to 1 s: the
+/// Seed data back (docs/contract.md, Data), and the sync report's CPU time cut from 10 s to 1 s: the
 /// answer's fields are the same, and 10 s would pass the gateway's 10 s forwarding timeout.
 async fn prepare(stack: &Stack) {
     for mode in Mode::ALL {
@@ -553,7 +553,7 @@ mod on_the_running_stack {
                 "search_product_updates_queue"
             ]
         );
-        // 002's `guest:guest` is refused: the stack has its own account (DESIGN §2).
+        // 002's `guest:guest` is refused: the stack has its own account (docs/contract.md, Settings).
         let guest = stack
             .http
             .get("http://127.0.0.1:15672/api/overview")

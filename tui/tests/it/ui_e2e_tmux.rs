@@ -107,7 +107,7 @@ impl Drop for RestartEmail {
     }
 }
 
-/// Puts the payment failure rate back to its default (1, CONTRACT §5) however the test ends,
+/// Puts the payment failure rate back to its default (1, docs/contract.md, Delays) however the test ends,
 /// through the same admin API the `f` key uses.
 struct ResetFailureRate;
 
