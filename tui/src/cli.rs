@@ -212,7 +212,8 @@ mod tests {
             cli.command,
             Some(Cmd::Down(stack::DownOptions { volumes: true, .. }))
         ));
-        let cli = Cli::try_parse_from(["ms-tui", "fault", "search", "latency", "--ms", "5"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["ms-tui", "fault", "search", "latency", "--ms", "5"]).unwrap();
         assert!(matches!(cli.command, Some(Cmd::Fault(_))));
         let cli = Cli::try_parse_from(["ms-tui", "--offline", "--demo"]).unwrap();
         assert!(cli.up.offline && cli.demo);

@@ -202,7 +202,9 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                     warn!("fault worker: command not sent ({e})");
                     let refused = FaultMsg::Failed {
                         key: match e.into_inner() {
-                            FaultCommand::Apply(r) => format!("{} {}", r.kind.word(), r.target.label()),
+                            FaultCommand::Apply(r) => {
+                                format!("{} {}", r.kind.word(), r.target.label())
+                            }
                             FaultCommand::Revert(key) => key,
                             FaultCommand::RevertAll | FaultCommand::RevertOurs => "all".into(),
                         },

@@ -47,6 +47,14 @@ impl Faults {
         }
     }
 
+    /// As [`Faults::new`], on an engine client of the caller's (one that may never answer).
+    pub fn on_engine(project: Project, admin: AdminSettings, docker: Docker) -> Faults {
+        Faults {
+            docker: Some(docker),
+            ..Faults::new(project, admin)
+        }
+    }
+
     /// The engine, connected on first use (and again after a failed connect).
     async fn platform(&mut self) -> anyhow::Result<Platform> {
         let docker = match &self.docker {
@@ -92,8 +100,9 @@ impl Faults {
                     now.checked_add(Duration::from_secs_f64(remote.expires_in_s.max(0.0)));
             }
             // The PUT replaced whatever dose the service had.
-            self.held
-                .retain(|h| !(h.made.fault.target == *target && h.made.fault.kind.is_service_fault()));
+            self.held.retain(|h| {
+                !(h.made.fault.target == *target && h.made.fault.kind.is_service_fault())
+            });
         } else {
             let platform = self.platform().await?;
             match request.kind {
@@ -125,7 +134,9 @@ impl Faults {
             };
         };
         let held = self.held.iter().position(|h| h.made.fault.key() == key);
-        let aliases = held.map(|i| self.held[i].aliases.clone()).unwrap_or_default();
+        let aliases = held
+            .map(|i| self.held[i].aliases.clone())
+            .unwrap_or_default();
         let result = match kind {
             "latency" | "errors" | "slow-consumer" => self.services.delete(&target).await,
             other => match self.platform().await {
@@ -364,5 +375,28 @@ mod tests {
             faults.revert("nonsense", "test").await,
             FaultMsg::Failed { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_platform_fault_that_cannot_be_reverted_is_reported_as_still_in_force() {
+        // A path that exists (bollard checks) but no engine listens on: every call fails.
+        let path =
+            std::env::temp_dir().join(format!("ms-tui-no-engine-{}.sock", std::process::id()));
+        std::fs::write(&path, b"").unwrap();
+        let gone =
+            Docker::connect_with_unix(&path.to_string_lossy(), 2, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let admin = AdminSettings {
+            host: "127.0.0.1".into(),
+            token: None,
+        };
+        let mut faults = Faults::on_engine(Project::default(), admin, gone);
+        match faults.revert("pause async/email", "test").await {
+            FaultMsg::Failed { unrevertable, .. } => assert!(unrevertable),
+            other => panic!("{other:?}"),
+        }
+        let (_, error) = faults.list().await;
+        assert!(error.is_some(), "the engine's absence is said, not hidden");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -137,7 +137,8 @@ pub fn plan(args: &FaultArgs) -> Result<Plan, String> {
     };
     let target = parse_target(target, args.mode.as_deref())?;
     let kind = parse_kind(kind, args)?;
-    if args.route.is_some() && !matches!(kind, FaultKind::Latency { .. } | FaultKind::Errors { .. }) {
+    if args.route.is_some() && !matches!(kind, FaultKind::Latency { .. } | FaultKind::Errors { .. })
+    {
         return Err("--route applies to latency and errors only".into());
     }
     if let Some(route) = &args.route
@@ -336,7 +337,9 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<ExitCode> {
 async fn list(faults: &mut Faults) -> anyhow::Result<ExitCode> {
     let (list, error) = faults.list().await;
     if let Some(error) = &error {
-        eprintln!("ms-tui fault: the Docker engine cannot be read ({error}); platform faults are not listed");
+        eprintln!(
+            "ms-tui fault: the Docker engine cannot be read ({error}); platform faults are not listed"
+        );
     }
     if list.is_empty() {
         println!("no faults in force");
@@ -387,10 +390,7 @@ async fn hold(faults: &mut Faults, request: &FaultRequest) -> anyhow::Result<Exi
         _ = interrupt.recv() => "Ctrl-C",
         _ = hangup.recv() => "SIGHUP",
     };
-    println!(
-        "{why} after {}: reverting",
-        seconds(began.elapsed())
-    );
+    println!("{why} after {}: reverting", seconds(began.elapsed()));
     let reports = faults.revert_ours(why).await;
     Ok(print_reports(&reports))
 }
@@ -461,7 +461,8 @@ mod tests {
 
     #[test]
     fn good_lines_make_the_fault_they_say() {
-        let r = made("search --mode sync latency --ms 1000 --jitter-ms 200 --route /search --for 2m");
+        let r =
+            made("search --mode sync latency --ms 1000 --jitter-ms 200 --route /search --for 2m");
         assert_eq!(r.target, FaultTarget::service("search", common::Mode::Sync));
         assert_eq!(
             r.kind,
@@ -483,9 +484,15 @@ mod tests {
         );
         assert_eq!(r.duration, DEFAULT_FOR);
         assert_eq!(made("email-async partition").target.label(), "async/email");
-        assert_eq!(made("payment pause --for 10").target.label(), "sync/payment");
+        assert_eq!(
+            made("payment pause --for 10").target.label(),
+            "sync/payment"
+        );
         let r = made("rabbitmq stop --for 20s");
-        assert_eq!((r.target.label(), r.kind), ("infra/rabbitmq".into(), FaultKind::Stop));
+        assert_eq!(
+            (r.target.label(), r.kind),
+            ("infra/rabbitmq".into(), FaultKind::Stop)
+        );
         assert_eq!(made("gateway partition").target.label(), "infra/gateway");
         assert_eq!(plan_of("--list"), Ok(Plan::List));
         assert_eq!(plan_of("--clear"), Ok(Plan::Clear));
@@ -509,7 +516,10 @@ mod tests {
             ("search latency --ms 5 --route x", "starts with /"),
             ("search --mode both pause", "sync or async"),
             ("search-async --mode sync pause", "--mode says sync"),
-            ("email --mode sync slow-consumer --ms 100", "consume no messages"),
+            (
+                "email --mode sync slow-consumer --ms 100",
+                "consume no messages",
+            ),
             ("rabbitmq partition", "pause or a stop"),
             ("postgres kill", "pause or a stop"),
             ("rabbitmq --mode async pause", "takes no --mode"),

@@ -53,10 +53,8 @@ impl Platform {
 
     /// The stack's network: the one compose made for the project (`ms-tui_default`).
     pub async fn network(&self) -> anyhow::Result<String> {
-        let filters = std::collections::HashMap::from([(
-            "label",
-            vec![self.project.compose_filter()],
-        )]);
+        let filters =
+            std::collections::HashMap::from([("label", vec![self.project.compose_filter()])]);
         let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
         let networks = self
             .docker
@@ -142,7 +140,10 @@ impl Platform {
         let inspect = self.find(target).await?;
         let id = checked_id(&self.project, &inspect)?;
         let Some(endpoint) = endpoints(&inspect).and_then(|n| n.get(&network)) else {
-            bail!("{} is not on {network} (already partitioned?)", target.label());
+            bail!(
+                "{} is not on {network} (already partitioned?)",
+                target.label()
+            );
         };
         let aliases = reconnect_aliases(&inspect, endpoint.aliases.as_deref());
         let request = NetworkDisconnectRequest {
@@ -187,10 +188,7 @@ impl Platform {
     }
 
     /// As [`Platform::healthcheck`], with what the probe printed.
-    pub async fn healthcheck_output(
-        &self,
-        target: &FaultTarget,
-    ) -> anyhow::Result<(bool, String)> {
+    pub async fn healthcheck_output(&self, target: &FaultTarget) -> anyhow::Result<(bool, String)> {
         let id = self.id(target).await?;
         let exec = self
             .docker
@@ -230,7 +228,10 @@ fn checked_id(project: &Project, inspect: &ContainerInspectResponse) -> anyhow::
     if !project.owns(labels) {
         bail!("not a container of the {} project; refused", project.name());
     }
-    inspect.id.clone().context("the engine gave no container id")
+    inspect
+        .id
+        .clone()
+        .context("the engine gave no container id")
 }
 
 fn endpoints(
@@ -242,7 +243,11 @@ fn endpoints(
 /// `async/email` from the labels (the service without its mode suffix).
 fn identity(inspect: &ContainerInspectResponse) -> Option<FaultTarget> {
     let labels = inspect.config.as_ref()?.labels.as_ref();
-    let name = inspect.name.as_deref().unwrap_or("").trim_start_matches('/');
+    let name = inspect
+        .name
+        .as_deref()
+        .unwrap_or("")
+        .trim_start_matches('/');
     let (group, service) = labels::identify(labels, name);
     Some(FaultTarget {
         group: group.as_str().to_owned(),

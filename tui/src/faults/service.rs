@@ -196,8 +196,7 @@ impl ServiceFaults {
     /// paused, partitioned, or without the fault API) is left out.
     pub async fn all(&self) -> Vec<(FaultTarget, RemoteFault)> {
         let targets = targets();
-        let answers =
-            futures_util::future::join_all(targets.iter().map(|t| self.get(t))).await;
+        let answers = futures_util::future::join_all(targets.iter().map(|t| self.get(t))).await;
         targets
             .into_iter()
             .zip(answers)

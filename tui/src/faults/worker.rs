@@ -139,7 +139,9 @@ async fn publish(
     let (list, error) = faults.list().await;
     if error != *engine_error {
         match &error {
-            Some(e) => warn!("fault list: the engine cannot be read ({e}); ours are listed as remembered"),
+            Some(e) => {
+                warn!("fault list: the engine cannot be read ({e}); ours are listed as remembered")
+            }
             None => info!("fault list: the engine answers again"),
         }
         *engine_error = error;

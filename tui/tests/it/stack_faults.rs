@@ -87,7 +87,11 @@ impl Drop for Reverting {
                     host: "127.0.0.1".into(),
                     token: None,
                 };
-                Ok::<_, String>(Faults::new(Project::default(), admin).revert(&key, "guard").await)
+                Ok::<_, String>(
+                    Faults::new(Project::default(), admin)
+                        .revert(&key, "guard")
+                        .await,
+                )
             })
         })
         .join();
@@ -145,7 +149,10 @@ fn signal(child: &Child, name: &str) {
 async fn exited(mut child: Child, within: Duration) -> Output {
     let deadline = Instant::now() + within;
     while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the holder did not exit within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the holder did not exit within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let out = child.wait_with_output().unwrap();
@@ -181,7 +188,10 @@ mod on_the_running_stack {
         let target = FaultTarget::service("email", Mode::Async);
         let platform = platform(&stack);
         let before = stack.container("email", "async").await;
-        assert!(platform.healthcheck(&target).await.unwrap(), "healthy to begin with");
+        assert!(
+            platform.healthcheck(&target).await.unwrap(),
+            "healthy to begin with"
+        );
 
         let mut faults = faults(&stack);
         let made = Instant::now();
@@ -216,7 +226,13 @@ mod on_the_running_stack {
         let healthy = eventually(
             Duration::from_secs(60),
             "healthy again after the reconnect",
-            || async { platform.healthcheck(&target).await.ok()?.then(|| reverting.elapsed()) },
+            || async {
+                platform
+                    .healthcheck(&target)
+                    .await
+                    .ok()?
+                    .then(|| reverting.elapsed())
+            },
         )
         .await;
         let by_name = format!("{}/health", stack.via_gateway(Service::Email, Mode::Async));
@@ -329,7 +345,10 @@ mod on_the_running_stack {
             let out = exited(child, Duration::from_secs(20)).await;
             assert!(out.status.success(), "{key}: {}", out.status);
             let text = String::from_utf8_lossy(&out.stdout);
-            assert!(text.contains(&format!("reverted {key} (SIGTERM)")), "{text}");
+            assert!(
+                text.contains(&format!("reverted {key} (SIGTERM)")),
+                "{text}"
+            );
         }
         println!(
             "both reverted {:.1} s after SIGTERM",
@@ -376,5 +395,91 @@ mod on_the_running_stack {
         assert!(listed.status.success());
         assert!(String::from_utf8_lossy(&listed.stdout).contains("no faults in force"));
         stack.wait_healthy(Duration::from_secs(60)).await;
+    }
+
+    /// The control room's worker on the stack: a timed pause is reverted at its end, reported
+    /// (made, listed as ours, reverted as expired), and nothing is left on close.
+    mod worker {
+        use super::*;
+        use ms_tui::faults::FaultCommand;
+        use ms_tui::faults::worker;
+        use tokio::sync::mpsc;
+
+        async fn next(
+            rx: &mut mpsc::Receiver<FaultMsg>,
+            what: &str,
+            mut pick: impl FnMut(&FaultMsg) -> bool,
+        ) -> FaultMsg {
+            tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    let msg = rx
+                        .recv()
+                        .await
+                        .unwrap_or_else(|| panic!("worker gone: {what}"));
+                    if pick(&msg) {
+                        return msg;
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("not within 20 s: {what}"))
+        }
+
+        #[tokio::test]
+        async fn the_worker_reverts_a_timed_pause_at_its_end_and_says_so() {
+            let _turn = TURN.lock().await;
+            let stack = Stack::healthy().await;
+            let target = FaultTarget::service("report", Mode::Async);
+            let _guard = Reverting::new("pause async/report");
+            let admin = AdminSettings {
+                host: "127.0.0.1".into(),
+                token: Some(stack.env.admin_token().to_owned()),
+            };
+            let (tx, mut rx) = mpsc::channel::<FaultMsg>(64);
+            let (commands, task) = worker::spawn(Project::default(), admin, tx);
+            let mut pause = request(&target, FaultKind::Pause);
+            pause.duration = Duration::from_secs(3);
+            let began = Instant::now();
+            commands.send(FaultCommand::Apply(pause)).await.unwrap();
+            next(&mut rx, "applied", |m| matches!(m, FaultMsg::Applied(_))).await;
+            let listed = next(
+                &mut rx,
+                "listed",
+                |m| matches!(m, FaultMsg::Active(l) if !l.is_empty()),
+            )
+            .await;
+            let FaultMsg::Active(list) = listed else {
+                unreachable!()
+            };
+            assert!(
+                list.iter()
+                    .any(|f| f.key() == "pause async/report" && f.ours),
+                "{list:?}"
+            );
+            assert_eq!(seen(&stack, &target).await.state, "paused");
+            let reverted = next(&mut rx, "reverted at its end", |m| {
+                matches!(m, FaultMsg::Reverted { .. })
+            })
+            .await;
+            println!(
+                "{reverted:?} {:.1} s after the command",
+                began.elapsed().as_secs_f64()
+            );
+            assert_eq!(
+                reverted,
+                FaultMsg::Reverted {
+                    key: "pause async/report".into(),
+                    why: "expired".into()
+                }
+            );
+            assert!(began.elapsed() >= Duration::from_secs(3));
+            assert_eq!(seen(&stack, &target).await.state, "running");
+            drop(commands);
+            assert!(
+                task.await.unwrap().is_empty(),
+                "nothing of ours was left to revert on close"
+            );
+            stack.wait_healthy(Duration::from_secs(60)).await;
+        }
     }
 }
