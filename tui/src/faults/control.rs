@@ -251,7 +251,19 @@ impl Faults {
             },
             Err(e) => Err(e),
         };
-        let services = self.services.all().await;
+        // A paused container would hold each GET for the whole timeout, and a stopped or
+        // partitioned one cannot answer: only the reachable ones are asked.
+        let reachable = match &containers {
+            Ok(seen) => service::targets()
+                .into_iter()
+                .filter(|t| {
+                    seen.iter()
+                        .any(|s| s.target == *t && s.state == "running" && s.on_network)
+                })
+                .collect(),
+            Err(_) => service::targets(),
+        };
+        let services = self.services.of(reachable).await;
         let made: Vec<Made> = self.held.iter().map(|h| h.made.clone()).collect();
         let (list, error) = match &containers {
             Ok(seen) => (list::derive(Some(seen), &services, &made, now), None),

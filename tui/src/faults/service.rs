@@ -195,7 +195,11 @@ impl ServiceFaults {
     /// Every service's fault, asked all at once; a service that does not answer (stopped,
     /// paused, partitioned, or without the fault API) is left out.
     pub async fn all(&self) -> Vec<(FaultTarget, RemoteFault)> {
-        let targets = targets();
+        self.of(targets()).await
+    }
+
+    /// The faults of these targets, asked all at once (left out as in [`ServiceFaults::all`]).
+    pub async fn of(&self, targets: Vec<FaultTarget>) -> Vec<(FaultTarget, RemoteFault)> {
         let answers = futures_util::future::join_all(targets.iter().map(|t| self.get(t))).await;
         targets
             .into_iter()
