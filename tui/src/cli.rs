@@ -1,6 +1,6 @@
 //! The command line: `ms-tui` opens the control room (bringing the stack up first when it is
 //! not running), `ms-tui up | down | status` manage the stack without it, `ms-tui load` drives
-//! load headless.
+//! load headless, `ms-tui fault` makes, lists and clears faults headless.
 //!
 //! `--help` answers the questions a first-time user has: the keys (from the keymap's own
 //! table), the environment variables, where the log file is.
@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::app::keys::HELP;
 use std::process::ExitCode;
 
-use crate::{admin, app, broker, load, logging, stack};
+use crate::{admin, app, broker, faults, load, logging, stack};
 
 /// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
 /// (RabbitMQ) microservices behave under the same flows, load and failures.
@@ -58,6 +58,10 @@ pub enum Cmd {
     /// Open-model load on one scenario without the control room (coordinated-omission
     /// corrected, like `oha --latency-correction`); exit 1 when any answer was unexpected.
     Load(load::headless::LoadArgs),
+    /// Make one fault with a dose and a time limit (latency, errors, slow-consumer in a
+    /// service; partition, pause, stop, kill on the platform), list the faults in force
+    /// (--list) or revert them all (--clear); exit 2 on bad input, with nothing changed.
+    Fault(faults::headless::FaultArgs),
 }
 
 /// Parses the command line with the generated help text and runs the chosen command.
@@ -79,6 +83,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Status(options)) => status(&options).await,
         Some(Cmd::Load(args)) => load::headless::run(args).await,
+        Some(Cmd::Fault(args)) => faults::headless::run(args).await,
         None => {
             let notice = if cli.no_up {
                 None
@@ -207,6 +212,9 @@ mod tests {
             cli.command,
             Some(Cmd::Down(stack::DownOptions { volumes: true, .. }))
         ));
+        let cli =
+            Cli::try_parse_from(["ms-tui", "fault", "search", "latency", "--ms", "5"]).unwrap();
+        assert!(matches!(cli.command, Some(Cmd::Fault(_))));
         let cli = Cli::try_parse_from(["ms-tui", "--offline", "--demo"]).unwrap();
         assert!(cli.up.offline && cli.demo);
         assert!(Cli::try_parse_from(["ms-tui", "--fps", "0"]).is_err());

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`admin`]: run-time knobs (failure rate, e-mail delay, sync worker limit) through every
 //!   service's admin API with the stack's token.
-//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `load`, `--demo`, `--help`).
+//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `load`, `fault`, `--demo`,
+//!   `--help`).
 //! - [`stack`]: the Docker stack of `compose/` — bring it up (building what is missing, waiting
 //!   for health) and down, report its status. `ms-tui up|down|status` and the control room's
 //!   start-up share this code.
@@ -17,7 +18,9 @@
 //!   module uses the same layer.
 //! - [`outbox`]: every worker's side of the bounded channel to the app task (`send` what must
 //!   arrive, `offer` stream samples, which drop and are counted when the app falls behind).
-//! - [`faults`]: faults with a dose and an expiry, in a service or on the platform.
+//! - [`faults`]: faults with a dose and an expiry, in a service (its `/admin/faults`) or on the
+//!   platform (partition, pause, stop, kill, broker outage); the control room's fault worker
+//!   and the headless `ms-tui fault`.
 //! - [`terminal`]: raw mode and the alternate screen, restored on exit, panic and Ctrl-C.
 //! - [`logging`]: the app's own log, to the tui-logger pane and a file, never to the terminal.
 //! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates

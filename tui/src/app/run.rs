@@ -20,6 +20,7 @@ use super::update::update;
 use crate::admin::{self, AdminSettings, KnobChange};
 use crate::broker::{self, BrokerSettings};
 use crate::docker::{self, ActionRequest, DockerMsg};
+use crate::faults::{self, FaultCommand, FaultMsg};
 use crate::load::{self, worker::LoadCommand};
 use crate::terminal::Tui;
 use crate::ui;
@@ -35,6 +36,10 @@ const DRAIN: usize = 64;
 /// Even with nothing new, a frame this often: the app-log pane (fed outside `update`) and
 /// times on screen stay fresh.
 const IDLE_FRAME: Duration = Duration::from_secs(1);
+
+/// How long quitting waits for the fault worker to revert the faults it made (a stopped
+/// container's start, a partition's reconnect: a few seconds each at most).
+const REVERT_ON_QUIT: Duration = Duration::from_secs(20);
 
 /// How often frame-timing figures go to the log (debug level).
 const FRAME_TIMING_EVERY: Duration = Duration::from_secs(30);
@@ -59,6 +64,7 @@ struct Workers {
     load: mpsc::Sender<LoadCommand>,
     queues: watch::Sender<Vec<String>>,
     admin: mpsc::Sender<KnobChange>,
+    faults: mpsc::Sender<FaultCommand>,
 }
 
 /// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
@@ -71,12 +77,18 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     let (to_load, load_worker) =
         load::worker::spawn(options.host.clone(), to_app.clone(), Some(samples));
     let (to_admin, admin_worker) = admin::spawn(options.admin.clone(), to_app.clone());
+    let (to_faults, fault_worker) = faults::worker::spawn(
+        docker::Project::default(),
+        options.admin.clone(),
+        to_app.clone(),
+    );
     let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);
     let workers = Workers {
         docker: to_docker,
         load: to_load,
         queues: to_queues,
         admin: to_admin,
+        faults: to_faults,
     };
     let mut terminal = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -146,6 +158,9 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
 
     drop(tui);
     crate::logging::release_screen();
+    // Nobody reads the inbox any more: reports sent to it from here on fail at once.
+    drop(inbox);
+    revert_on_quit(workers.faults, fault_worker).await;
     worker.abort();
     load_worker.abort();
     telemetry_worker.abort();
@@ -183,7 +198,21 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                 }
             }
             Command::Fault(command) => {
-                warn!("fault worker not running: {command:?} dropped");
+                if let Err(e) = workers.faults.try_send(command) {
+                    warn!("fault worker: command not sent ({e})");
+                    let refused = FaultMsg::Failed {
+                        key: match e.into_inner() {
+                            FaultCommand::Apply(r) => {
+                                format!("{} {}", r.kind.word(), r.target.label())
+                            }
+                            FaultCommand::Revert(key) => key,
+                            FaultCommand::RevertAll | FaultCommand::RevertOurs => "all".into(),
+                        },
+                        error: "the fault worker is busy; try again".into(),
+                        unrevertable: false,
+                    };
+                    update(state, refused.into());
+                }
             }
             Command::Docker { target, action } => {
                 let request = ActionRequest {
@@ -201,6 +230,48 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                     update(state, refused.into());
                 }
             }
+        }
+    }
+}
+
+/// On quit (q, Ctrl-C, SIGTERM, SIGHUP): the fault worker reverts every fault this process
+/// made, within [`REVERT_ON_QUIT`]; each revert, and each that failed, goes to the log and to
+/// the terminal, which is the user's again by now.
+async fn revert_on_quit(
+    to_faults: mpsc::Sender<FaultCommand>,
+    worker: tokio::task::JoinHandle<Vec<FaultMsg>>,
+) {
+    // Dropping the sender ends the worker's loop; it reverts ours on the way out.
+    let _ = to_faults.try_send(FaultCommand::RevertOurs);
+    drop(to_faults);
+    let abort = worker.abort_handle();
+    match tokio::time::timeout(REVERT_ON_QUIT, worker).await {
+        Ok(Ok(reports)) => {
+            for report in reports {
+                match report {
+                    FaultMsg::Reverted { key, why } => {
+                        info!("on quit: reverted {key} ({why})");
+                        eprintln!("ms-tui: reverted {key} on quit");
+                    }
+                    FaultMsg::Failed { key, error, .. } => {
+                        warn!("on quit: could NOT revert {key}: {error}");
+                        eprintln!(
+                            "ms-tui: could NOT revert {key}: {error} — it is still in force; \
+                             `ms-tui fault --clear` reverts it"
+                        );
+                    }
+                    FaultMsg::Applied(_) | FaultMsg::Active(_) => {}
+                }
+            }
+        }
+        Ok(Err(e)) => warn!("fault worker ended badly: {e}"),
+        Err(_) => {
+            abort.abort();
+            warn!("on quit: the faults were not all reverted within {REVERT_ON_QUIT:?}");
+            eprintln!(
+                "ms-tui: faults were not all reverted within {REVERT_ON_QUIT:?}; \
+                 `ms-tui fault --list` shows what is left, `--clear` reverts it"
+            );
         }
     }
 }

@@ -7,6 +7,25 @@
 //! fault is ([`FaultKind`], [`FaultRequest`]), what is active ([`ActiveFault`]), what the app
 //! asks for ([`FaultCommand`]) and what the worker reports ([`FaultMsg`]).
 
+//!
+//! - [`control`]: make and revert faults, remember ours (shared by the worker and headless).
+//! - [`platform`]: the Docker side — partition with the compose aliases, pause / stop / kill,
+//!   the project's containers as the list reads them, a healthcheck by exec.
+//! - [`service`]: the services' `/admin/faults` with the admin token.
+//! - [`list`]: the active list, derived from the platform's state (pure).
+//! - [`worker`]: the control room's fault worker (expiry, refresh, revert on quit).
+//! - [`headless`]: `ms-tui fault`.
+//!
+//! Network delay or loss between containers (tc/netem, Pumba's way) is not offered: this
+//! kernel has no netem (`tc qdisc add … netem` answers "qdisc kind is unknown").
+
+pub mod control;
+pub mod headless;
+pub mod list;
+pub mod platform;
+pub mod service;
+pub mod worker;
+
 use std::time::{Duration, SystemTime};
 
 use common::Mode;
@@ -132,8 +151,10 @@ pub enum FaultCommand {
     Apply(FaultRequest),
     /// Revert the fault with this [`ActiveFault::key`].
     Revert(String),
-    /// Revert every fault found (ours or not): `x`, `ms-tui fault --clear`, and quit (ours).
+    /// Revert every fault found (ours or not): `x`, `ms-tui fault --clear`.
     RevertAll,
+    /// Revert every fault this process made (on quit); faults others made stay.
+    RevertOurs,
 }
 
 /// What the fault worker reports.

@@ -8,7 +8,8 @@
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
 //! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
-//!   `stack_seeds` (the seed READMEs), `stack_failures` (outages), `ui_docker_engine` (the
+//!   `stack_seeds` (the seed READMEs), `stack_failures` (outages), `stack_faults` (partitions,
+//!   headless holders and leftovers), `ui_docker_engine` (the
 //!   control room against the real engine) and `ui_e2e_tmux` (the binary in tmux).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -28,6 +29,8 @@ mod stack_support;
 
 #[cfg(feature = "stack-tests")]
 mod stack_failures;
+#[cfg(feature = "stack-tests")]
+mod stack_faults;
 #[cfg(feature = "stack-tests")]
 mod stack_seeds;
 #[cfg(feature = "stack-tests")]
