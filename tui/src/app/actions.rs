@@ -115,4 +115,3 @@ pub fn dispatch(state: &mut State, target: Target, action: Action) -> Vec<Comman
     )));
     vec![Command::Docker { target, action }]
 }
-

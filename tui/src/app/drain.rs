@@ -29,7 +29,9 @@ pub enum Drain {
     },
     /// A backlog that neither grows nor shrinks (no consumer, or consumers as fast as the
     /// publishers), or too few probes yet to tell.
-    Steady { backlog: u64 },
+    Steady {
+        backlog: u64,
+    },
 }
 
 /// The net rate (messages per second, positive while the backlog grows) over the last
@@ -78,7 +80,10 @@ impl Drain {
                 rough(*eta)
             ),
             Drain::Growing { backlog, net_rate } => {
-                format!("backlog {backlog} · net {} · growing", signed_rate(*net_rate))
+                format!(
+                    "backlog {backlog} · net {} · growing",
+                    signed_rate(*net_rate)
+                )
             }
             Drain::Steady { backlog } => format!("backlog {backlog} · steady"),
         }

@@ -127,7 +127,10 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
         }
         Intent::NextView => {
             state.view = state.view.next(state.size.1);
-            state.notice = Some(Notice::info(format!("view: {} (v: next)", state.view.name())));
+            state.notice = Some(Notice::info(format!(
+                "view: {} (v: next)",
+                state.view.name()
+            )));
         }
         Intent::Knob(knob) => {
             let change = state.knobs.cycle(knob);
@@ -186,4 +189,3 @@ pub fn owned_scope(state: &State) -> OwnedScope {
         Scope::All => None,
     })
 }
-

@@ -167,7 +167,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "i",
                 "fault menu on the selected container: latency, errors, slow consumer, …",
             ),
-            ("  ↑ ↓, + -", "in the menu: choose the fault / its duration (30 s)"),
+            (
+                "  ↑ ↓, + -",
+                "in the menu: choose the fault / its duration (30 s)",
+            ),
             ("  Enter, Esc", "in the menu: inject it (y/n first) / close"),
             ("x", "revert every active fault now (y/n first)"),
         ],

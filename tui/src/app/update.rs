@@ -91,9 +91,7 @@ fn on_load(state: &mut State, msg: LoadMsg) {
             second,
         } => {
             if let Some(second) = second {
-                state
-                    .series
-                    .on_window(mode, second.ended, &second.summary);
+                state.series.on_window(mode, second.ended, &second.summary);
             }
             state
                 .measure

@@ -6,10 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use common::scenario::ScenarioId;
 
 use super::super::state::{Pane, Prompt};
-use crate::docker::{Action, Group, RunState, Target};
 use crate::docker::ContainerInfo;
 use crate::docker::container::info;
 use crate::docker::logline::sample as log;
+use crate::docker::{Action, Group, RunState, Target};
 
 fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))

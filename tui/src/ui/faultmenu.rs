@@ -60,14 +60,10 @@ pub fn draw_confirm(frame: &mut Frame, screen: Rect, command: &FaultCommand) {
             "Inject",
             "The service applies it and clears it by itself at the end.",
         ),
-        FaultCommand::Apply(_) => (
-            "Inject",
-            "ms-tui reverts it at the end, and on quit.",
-        ),
-        FaultCommand::Revert(_) | FaultCommand::RevertAll => (
-            "Now:",
-            "Every fault found is reverted, ours or not.",
-        ),
+        FaultCommand::Apply(_) => ("Inject", "ms-tui reverts it at the end, and on quit."),
+        FaultCommand::Revert(_) | FaultCommand::RevertAll => {
+            ("Now:", "Every fault found is reverted, ours or not.")
+        }
     };
     let lines = vec![
         Line::from(vec![

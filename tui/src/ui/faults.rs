@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         Style::new().fg(Color::Yellow)
     };
-    let title = format!(" Faults · {} active · i injects · x reverts all ", board.active.len());
+    let title = format!(" Faults · {} active · x reverts all ", board.active.len());
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(border)
@@ -55,6 +55,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         };
         let mut spans = vec![
             Span::styled("▲ ", Style::new().fg(Color::Red)),
+            Span::styled(when, style),
+            Span::raw("  "),
             Span::styled(
                 fault_label(&f.kind, &f.target),
                 Style::new().add_modifier(Modifier::BOLD),
@@ -63,8 +65,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         if let Some(prefix) = &f.route_prefix {
             spans.push(Span::styled(format!(" on {prefix}"), theme::dim()));
         }
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(when, style));
         if !f.ours {
             spans.push(Span::styled(" · found, not ours", theme::dim()));
         }

@@ -94,7 +94,11 @@ fn whole(main: Rect, chart: bool, fault_rows: usize) -> Areas {
         Constraint::Percentage(28),
     ])
     .areas(top);
-    let mut a = operations(bottom, fault_rows, chart && bottom.height >= TIMELINE_MIN_COLUMN);
+    let mut a = operations(
+        bottom,
+        fault_rows,
+        chart && bottom.height >= TIMELINE_MIN_COLUMN,
+    );
     a.scenarios = scenarios;
     a.latency = latency;
     a.queues = queues;

@@ -102,7 +102,11 @@ fn draw_mode(frame: &mut Frame, area: Rect, state: &State, mode: Mode) {
         .title(title(
             state,
             mode,
-            seconds.iter().rev().find(|(_, s)| s.answers > 0).map(|(_, s)| *s),
+            seconds
+                .iter()
+                .rev()
+                .find(|(_, s)| s.answers > 0)
+                .map(|(_, s)| *s),
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -184,35 +188,47 @@ fn column(x: f64, graph: Rect) -> Option<u16> {
     Some(graph.x + (share * f64::from(graph.width - 1)).round() as u16)
 }
 
-/// A dotted line for each event where nothing is drawn yet, and its label on one of the top
-/// two rows (alternating, so neighbours overlap less); a label that would run off the right
-/// edge ends there instead.
+/// A dotted line for each event where nothing is drawn yet, and its label on the highest row
+/// where it overlaps no other label (the newest on top when the rows run out); a label that
+/// would run off the right edge ends there instead.
 fn draw_markers(buf: &mut Buffer, graph: Rect, state: &State) {
     if graph.is_empty() {
         return;
     }
-    let shown = state
+    let shown: Vec<_> = state
         .events
         .iter()
-        .filter_map(|e| column(relative(e.at, state.now), graph).map(|col| (col, e)));
-    for (k, (col, event)) in shown.enumerate() {
+        .filter_map(|e| column(relative(e.at, state.now), graph).map(|col| (col, e)))
+        .collect();
+    for (col, event) in &shown {
         let style = Style::new().fg(event_color(event.kind));
         for y in graph.top()..graph.bottom() {
-            let cell = &mut buf[(col, y)];
+            let cell = &mut buf[(*col, y)];
             if cell.symbol() == " " {
                 cell.set_char('┊').set_style(style);
             }
         }
+    }
+    // Spans taken on each row, as (start, end) columns.
+    let mut taken: Vec<Vec<(u16, u16)>> = vec![Vec::new(); usize::from(graph.height)];
+    for (k, (col, event)) in shown.iter().enumerate() {
         let text = format!("{}{}", event.kind.symbol(), event.label);
-        let width = text.chars().count() as u16;
-        let row = graph.y + (k as u16 % 2).min(graph.height.saturating_sub(1));
-        let start = col.min(graph.right().saturating_sub(width)).max(graph.x);
+        let width = (text.chars().count() as u16).min(graph.width);
+        let start = (*col).min(graph.right().saturating_sub(width)).max(graph.x);
+        let end = start + width;
+        let free = taken
+            .iter()
+            .position(|row| row.iter().all(|(a, b)| end <= *a || start >= *b));
+        let row = free.unwrap_or(k % taken.len());
+        taken[row].push((start, end));
         buf.set_stringn(
             start,
-            row,
+            graph.y + row as u16,
             &text,
-            usize::from(graph.right() - start),
-            style.add_modifier(Modifier::BOLD),
+            usize::from(width),
+            Style::new()
+                .fg(event_color(event.kind))
+                .add_modifier(Modifier::BOLD),
         );
     }
 }
@@ -229,7 +245,11 @@ fn draw_strip(buf: &mut Buffer, strip: Rect, graph: Rect, seconds: &[(f64, &Seco
         }
     }
     let peak = columns.iter().map(|c| c.0).max().unwrap_or(0);
-    let label = format!("{:>w$}", format!("{peak}/s"), w = usize::from(Y_LABEL_WIDTH));
+    let label = format!(
+        "{:>w$}",
+        format!("{peak}/s"),
+        w = usize::from(Y_LABEL_WIDTH)
+    );
     buf.set_stringn(
         strip.x,
         strip.y,
@@ -264,11 +284,16 @@ fn title(state: &State, mode: Mode, newest: Option<&Second>) -> Line<'static> {
     let scenario = m.loading.unwrap_or(m.selected);
     let mut spans = vec![Span::styled(
         format!(" {mode} · {scenario} · "),
-        Style::new().fg(mode_color(mode)).add_modifier(Modifier::BOLD),
+        Style::new()
+            .fg(mode_color(mode))
+            .add_modifier(Modifier::BOLD),
     )];
     let Some(s) = newest else {
         spans.push(Span::styled(
-            format!("no answers in the last {} min (l starts load) ", WINDOW_SECONDS / 60),
+            format!(
+                "no answers in the last {} min (l starts load) ",
+                WINDOW_SECONDS / 60
+            ),
             theme::dim(),
         ));
         return Line::from(spans);
