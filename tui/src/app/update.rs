@@ -91,6 +91,9 @@ fn on_load(state: &mut State, msg: LoadMsg) {
             second,
         } => {
             if let Some(second) = second {
+                // The worker's clock is the same wall clock: never let the charts' right edge
+                // lag behind a second that already ended (before the first Clock, say).
+                state.now = state.now.max(second.ended);
                 state.series.on_window(mode, second.ended, &second.summary);
             }
             state
