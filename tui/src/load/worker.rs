@@ -55,8 +55,9 @@ pub enum LoadMsg {
         target: f64,
         total: Summary,
         window: Summary,
-        /// Every other tick: the last second's window, for the timeline.
-        second: Option<SecondWindow>,
+        /// Every other tick: the last second's window, for the timeline (boxed: the other
+        /// reports are small).
+        second: Option<Box<SecondWindow>>,
     },
     /// A one-shot fire's answer.
     Fired {
@@ -178,15 +179,15 @@ async fn stop(running: &mut Option<(ScenarioId, Vec<LoadHandle>)>, to_app: &Outb
 
 /// The second's window once a second has passed since it began (and a new one begun), else
 /// `None`.
-fn take_second(second: &mut (Stats, Instant)) -> Option<SecondWindow> {
+fn take_second(second: &mut (Stats, Instant)) -> Option<Box<SecondWindow>> {
     // A tick may come a little early: a second is due from 90 % of it.
     let took = second.1.elapsed();
     if took < SECOND.mul_f64(0.9) {
         return None;
     }
     let (stats, _) = std::mem::replace(second, (Stats::new(), Instant::now()));
-    Some(SecondWindow {
+    Some(Box::new(SecondWindow {
         ended: SystemTime::now(),
         summary: stats.summary(took),
-    })
+    }))
 }

@@ -140,10 +140,10 @@ fn s3_story() -> State {
                     target: 20.0,
                     total: summary(p50, p99, 20 * (sec + 1), failed),
                     window: window.clone(),
-                    second: Some(SecondWindow {
+                    second: Some(Box::new(SecondWindow {
                         ended: t(sec) + Duration::from_millis(500),
                         summary: window,
-                    }),
+                    })),
                 }),
             );
         }
