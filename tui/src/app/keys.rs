@@ -43,6 +43,14 @@ pub enum Intent {
     RateDown,
     /// `f`, `d`, `w`: the next value of a run-time knob.
     Knob(crate::admin::Knob),
+    /// `i`: the fault menu on the selected container.
+    FaultMenu,
+    /// `x`: revert every active fault.
+    RevertFaults,
+    /// `t`: the timeline beside the other panes, or not.
+    ToggleChart,
+    /// `v`: the next view (measure, timeline, operate).
+    NextView,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -79,6 +87,10 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('f') => Intent::Knob(crate::admin::Knob::FailureRate),
         KeyCode::Char('d') => Intent::Knob(crate::admin::Knob::EmailDelay),
         KeyCode::Char('w') => Intent::Knob(crate::admin::Knob::SyncLimit),
+        KeyCode::Char('i') => Intent::FaultMenu,
+        KeyCode::Char('x') => Intent::RevertFaults,
+        KeyCode::Char('t') => Intent::ToggleChart,
+        KeyCode::Char('v') => Intent::NextView,
         _ => return None,
     })
 }
@@ -99,6 +111,11 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "move in the focused pane (k is kill, not up)",
             ),
             ("PgUp PgDn, Home End", "page / jump in the focused pane"),
+            (
+                "v",
+                "next view: measure → timeline → operate (full screen each)",
+            ),
+            ("t", "the timeline beside the other panes, or not"),
         ],
     ),
     (
@@ -144,6 +161,21 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Faults (each ends by itself; a marker on the timeline)",
+        &[
+            (
+                "i",
+                "fault menu on the selected container: latency, errors, slow consumer, …",
+            ),
+            (
+                "  ↑ ↓, + -",
+                "in the menu: choose the fault / its duration (30 s)",
+            ),
+            ("  Enter, Esc", "in the menu: inject it (y/n first) / close"),
+            ("x", "revert every active fault now (y/n first)"),
+        ],
+    ),
+    (
         "Logs",
         &[
             ("a", "all containers interleaved / only the selected one"),
@@ -184,6 +216,14 @@ mod tests {
         assert_eq!(intent(key(KeyCode::Char('9'))), None);
         assert_eq!(intent(key(KeyCode::Enter)), Some(Intent::Fire));
         assert_eq!(intent(key(KeyCode::Char('='))), Some(Intent::RateUp));
+    }
+
+    #[test]
+    fn fault_and_view_keys() {
+        assert_eq!(intent(key(KeyCode::Char('i'))), Some(Intent::FaultMenu));
+        assert_eq!(intent(key(KeyCode::Char('x'))), Some(Intent::RevertFaults));
+        assert_eq!(intent(key(KeyCode::Char('t'))), Some(Intent::ToggleChart));
+        assert_eq!(intent(key(KeyCode::Char('v'))), Some(Intent::NextView));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! for the sparklines. Written only through [`update`](super::update::update).
 
 use std::collections::{HashMap, VecDeque};
+use std::time::SystemTime;
 
 use common::Mode;
 use common::scenario::{self, ScenarioId};
@@ -54,6 +55,9 @@ pub struct Measure {
     /// The selected scenario's queues, as last probed.
     pub queues: Vec<QueueSample>,
     ready_history: HashMap<String, VecDeque<u64>>,
+    /// When each probe of the ready histories came (the same length): where the queue pane
+    /// puts the timeline's markers on them.
+    probed_at: VecDeque<SystemTime>,
     pub broker: BrokerStatus,
 }
 
@@ -72,6 +76,7 @@ impl Measure {
             lanes: HashMap::new(),
             queues: Vec::new(),
             ready_history: HashMap::new(),
+            probed_at: VecDeque::new(),
             broker: BrokerStatus::Unknown,
         }
     }
@@ -82,6 +87,7 @@ impl Measure {
         if self.selected != id {
             self.queues.clear();
             self.ready_history.clear();
+            self.probed_at.clear();
         }
         self.selected = id;
         if self.loading.is_none() {
@@ -174,7 +180,8 @@ impl Measure {
         }
     }
 
-    pub fn on_queues(&mut self, samples: Vec<QueueSample>) {
+    /// One probe of the watched queues, taken at about `at`.
+    pub fn on_queues(&mut self, samples: Vec<QueueSample>, at: SystemTime) {
         self.broker = BrokerStatus::Up;
         let watched = self.watched_queues();
         // A probe of the previous selection may still arrive after a switch: ignore it.
@@ -187,7 +194,33 @@ impl Measure {
                 u64::from(s.ready),
             );
         }
+        if self.probed_at.len() == HISTORY {
+            self.probed_at.pop_front();
+        }
+        self.probed_at.push_back(at);
         self.queues = samples;
+    }
+
+    /// When each point of the ready histories was probed, oldest first.
+    pub fn probed_at(&self) -> &VecDeque<SystemTime> {
+        &self.probed_at
+    }
+
+    /// The selected scenario's backlog (ready messages over its queues) at each probe, oldest
+    /// first: what the drain estimate reads.
+    pub fn backlog_history(&self) -> Vec<u64> {
+        let len = self.probed_at.len();
+        let mut total = vec![0u64; len];
+        for history in self.ready_history.values() {
+            // A queue first seen later has fewer points: align them at the newest end.
+            let offset = len.saturating_sub(history.len());
+            for (i, ready) in history.iter().enumerate() {
+                if let Some(t) = total.get_mut(offset + i) {
+                    *t += ready;
+                }
+            }
+        }
+        total
     }
 
     pub fn ready_history(&self, queue: &str) -> Option<&VecDeque<u64>> {
@@ -269,14 +302,14 @@ mod tests {
             ready: 7,
             ..Default::default()
         };
-        m.on_queues(vec![old]);
+        m.on_queues(vec![old], SystemTime::UNIX_EPOCH);
         assert!(m.queues.is_empty());
         let new = QueueSample {
             name: "click_tracked_queue".into(),
             ready: 3,
             ..Default::default()
         };
-        m.on_queues(vec![new]);
+        m.on_queues(vec![new], SystemTime::UNIX_EPOCH);
         assert_eq!(m.queues[0].ready, 3);
         assert_eq!(m.ready_history("click_tracked_queue").unwrap().len(), 1);
     }

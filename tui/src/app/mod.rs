@@ -9,20 +9,33 @@
 //!
 //! - [`msg`]: the messages in and the commands out.
 //! - [`state`]: the state and its small parts (focus, prompt, notice, Docker status).
-//! - [`update`]: the state's only writer; pure and unit-tested.
+//! - [`update`]: the state's only writer; pure and unit-tested. Keys go through [`input`]
+//!   (prompts, panes), [`actions`] (container and load keys) and [`faultkeys`] (`i`, `x`).
 //! - [`keys`]: the keymap and the help table built from it.
+//! - [`events`]: the timestamped actions the timeline marks; [`series`]: its per-second
+//!   figures; [`drain`]: the queue pane's drain estimate.
+//! - [`faultboard`]: the active faults as the panel shows them.
+//! - [`views`]: the full-screen views of a small terminal (`v`).
 //! - [`containers`]: the containers table and its selection.
 //! - [`logbuf`]: the bounded log ring and the logs pane's filter and scroll position.
 //! - [`measure`]: the scenario selection, load rate, latency and queue figures.
 //! - [`run`]: the loop — terminal, workers, channels, frame timer.
 
+pub mod actions;
 pub mod containers;
+pub mod drain;
+pub mod events;
+pub mod faultboard;
+pub mod faultkeys;
+pub mod input;
 pub mod keys;
 pub mod logbuf;
 pub mod measure;
 pub mod msg;
 pub mod run;
+pub mod series;
 pub mod state;
 pub mod update;
+pub mod views;
 
 pub use run::run;

@@ -36,6 +36,9 @@ pub enum Msg {
     Knob(KnobOutcome),
     /// What the fault worker made, reverted or found.
     Fault(FaultMsg),
+    /// The wall clock, once a second from the app task: events are stamped with it, time
+    /// left counts down and the charts move on. `update` reads no clock of its own.
+    Clock(std::time::SystemTime),
 }
 
 // Each worker reports in its own type; these wrap them on the way into the app's inbox.

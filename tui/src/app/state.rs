@@ -1,12 +1,18 @@
 //! The control room's whole state, owned by the app task. Only
 //! [`update`](super::update::update) writes it; [`view`](crate::ui::view) reads it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::containers::ContainerTable;
+use super::events::Events;
+use super::faultboard::FaultBoard;
+use super::faultkeys::FaultMenu;
 use super::logbuf::{LogView, Scope};
 use super::measure::Measure;
+use super::series::Series;
+use super::views::View;
 use crate::docker::{Action, Target};
+use crate::faults::FaultCommand;
 
 /// The logs pane's rows on the 80×24 terminal the state assumes until the first resize.
 pub const DEFAULT_LOG_PAGE: usize = 15;
@@ -24,6 +30,19 @@ pub struct State {
     pub measure: Measure,
     /// The run-time knobs as last asked for.
     pub knobs: crate::admin::Knobs,
+    /// The wall clock as the last [`Msg::Clock`](super::msg::Msg) told it: what events are
+    /// stamped with, where the charts end and what time left counts down from.
+    pub now: SystemTime,
+    /// Every action, timestamped: the timeline's markers.
+    pub events: Events,
+    /// Per-second figures of each mode: the timeline's lines.
+    pub series: Series,
+    /// The faults in force, as the fault worker lists them.
+    pub faults: FaultBoard,
+    /// Which panes fill the screen (`v`).
+    pub view: View,
+    /// The timeline beside the other panes where there is room (`t`).
+    pub chart: bool,
     /// The pane that arrows, paging and `Home`/`End` act on.
     pub focus: Pane,
     /// A prompt or overlay that takes the keys first (help, confirmation, filter input).
@@ -53,6 +72,12 @@ impl State {
             logs: LogView::default(),
             measure: Measure::default(),
             knobs: crate::admin::Knobs::default(),
+            now: SystemTime::UNIX_EPOCH,
+            events: Events::default(),
+            series: Series::default(),
+            faults: FaultBoard::default(),
+            view: View::default(),
+            chart: true,
             focus: Pane::Containers,
             prompt: Prompt::None,
             notice: None,
@@ -74,6 +99,11 @@ impl State {
     }
 
     /// The action in flight on a container, if any.
+    /// Records an event at the state's clock.
+    pub fn record(&mut self, kind: super::events::EventKind, label: impl Into<String>) {
+        self.events.push(self.now, kind, label);
+    }
+
     pub fn in_flight(&self, id: &str) -> Option<Action> {
         self.in_flight
             .iter()
@@ -120,7 +150,7 @@ impl Pane {
 }
 
 /// What takes the keys before the panes do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
     None,
     /// The `?` overlay.
@@ -130,6 +160,10 @@ pub enum Prompt {
         target: Target,
         action: Action,
     },
+    /// The `i` menu: a fault for the selected container.
+    FaultMenu(FaultMenu),
+    /// "Inject latency +1000 ms sync/search for 30 s? y/n", "Revert every fault? y/n".
+    ConfirmFault(FaultCommand),
     /// Typing a `/` filter; it applies as you type.
     Filter {
         input: String,

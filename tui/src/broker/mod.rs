@@ -64,13 +64,15 @@ pub enum BrokerMsg {
     Completions(Vec<CompletionFigures>),
 }
 
-/// Completion latency of one scenario × mode: all flows so far, and the latest one.
+/// Completion latency of one scenario × mode: all flows so far, the latest one, and the p99
+/// of those that completed since the last report (the timeline's per-second figure).
 #[derive(Clone, Debug)]
 pub struct CompletionFigures {
     pub scenario: common::scenario::ScenarioId,
     pub mode: common::Mode,
     pub total: crate::load::Summary,
     pub last: Duration,
+    pub window_p99: Duration,
 }
 
 /// Starts the queue probe; it reports on `to_app` (any channel whose message wraps a

@@ -149,13 +149,45 @@ fn figures(tracker: &Tracker, fresh: &[Completed], elapsed: Duration) -> Vec<Com
             continue;
         }
         if let Some(total) = tracker.summary(done.scenario, done.mode, elapsed) {
+            let mut window: Vec<Duration> = fresh
+                .iter()
+                .filter(|d| d.scenario == done.scenario && d.mode == done.mode)
+                .map(|d| d.latency)
+                .collect();
             out.push(CompletionFigures {
                 scenario: done.scenario,
                 mode: done.mode,
                 total,
                 last: done.latency,
+                window_p99: p99(&mut window),
             });
         }
     }
     out
+}
+
+/// The 99th percentile (nearest rank) of a report window's few latencies.
+fn p99(latencies: &mut [Duration]) -> Duration {
+    latencies.sort_unstable();
+    let rank = (latencies.len() as f64 * 0.99).ceil() as usize;
+    latencies
+        .get(rank.saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p99_of_a_window_is_its_nearest_rank() {
+        let mut hundred: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        assert_eq!(p99(&mut hundred), Duration::from_millis(99));
+        assert_eq!(
+            p99(&mut [Duration::from_millis(7)]),
+            Duration::from_millis(7)
+        );
+        assert_eq!(p99(&mut []), Duration::ZERO);
+    }
 }

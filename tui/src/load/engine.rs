@@ -108,11 +108,18 @@ impl LoadHandle {
     /// Percentiles of the answers since the previous call (or the start), and starts a new
     /// window: what a sparkline of recent latency plots.
     pub fn take_window(&self) -> Summary {
+        let (stats, took) = self.take_window_stats();
+        stats.summary(took)
+    }
+
+    /// [`take_window`](Self::take_window)'s answers themselves and the window's length, for
+    /// a caller that merges windows into longer ones (the timeline's seconds).
+    pub fn take_window_stats(&self) -> (Stats, std::time::Duration) {
         let Ok(mut window) = self.window.lock() else {
-            return Stats::new().summary(std::time::Duration::ZERO);
+            return (Stats::new(), std::time::Duration::ZERO);
         };
         let (stats, since) = std::mem::replace(&mut *window, (Stats::new(), Instant::now()));
-        stats.summary(since.elapsed())
+        (stats, since.elapsed())
     }
 
     pub fn is_finished(&self) -> bool {

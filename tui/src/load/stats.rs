@@ -94,6 +94,18 @@ impl Stats {
         }
     }
 
+    /// Adds `other`'s answers to these (two half-second windows make a second).
+    pub fn merge(&mut self, other: &Stats) {
+        // Both histograms have the same bounds, so adding cannot fail; if it ever did, the
+        // counters below still count the answers.
+        let _ = self.latency.add(&other.latency);
+        for (label, n) in &other.by_label {
+            *self.by_label.entry(label.clone()).or_default() += n;
+        }
+        self.ok += other.ok;
+        self.failed += other.failed;
+    }
+
     pub fn count(&self) -> u64 {
         self.ok + self.failed
     }
@@ -167,6 +179,21 @@ mod tests {
         assert_eq!(sum.by_label.get("503"), Some(&1));
         assert_eq!(sum.by_label.get("conn"), Some(&1));
         assert!(sum.max >= ms(4990));
+    }
+
+    #[test]
+    fn merged_windows_count_both_and_their_quantiles() {
+        let (mut a, mut b) = (Stats::new(), Stats::new());
+        for i in 1..=50 {
+            a.record(Outcome::Expected(200), ms(i));
+            b.record(Outcome::Unexpected(503), ms(50 + i));
+        }
+        a.merge(&b);
+        let sum = a.summary(Duration::from_secs(1));
+        assert_eq!((sum.count, sum.ok, sum.failed), (100, 50, 50));
+        assert_eq!(sum.by_label.get("503"), Some(&50));
+        assert!(sum.p99 >= ms(98) && sum.p99 <= ms(100), "{:?}", sum.p99);
+        assert_eq!(sum.achieved_rate, 100.0);
     }
 
     #[test]

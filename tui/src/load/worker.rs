@@ -1,9 +1,9 @@
 //! The control room's load worker: owns the running loads (one scenario, both modes at the
 //! same rate) and the one-shot fires, and reports their figures ([`LoadMsg`]) to the app task
-//! every [`FIGURES_EVERY`]. `update` asks for work with [`LoadCommand`]s; it never holds a
-//! handle.
+//! every [`FIGURES_EVERY`], and every [`SECOND`] a one-second window for the timeline.
+//! `update` asks for work with [`LoadCommand`]s; it never holds a handle.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use common::Mode;
 use common::scenario::ScenarioId;
@@ -11,12 +11,24 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::{LoadHandle, LoadSpec, Sample, Summary};
+use super::{LoadHandle, LoadSpec, Sample, Stats, Summary};
 use crate::outbox::Outbox;
 
 /// How often running loads report their figures (each report carries a window for the
 /// sparkline).
 pub const FIGURES_EVERY: Duration = Duration::from_millis(500);
+
+/// The timeline's windows: two report windows merged (their histograms, so the quantiles are
+/// the second's own, not a mix of two halves').
+pub const SECOND: Duration = Duration::from_secs(1);
+
+/// The answers of one second of one mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondWindow {
+    /// When the second ended (the worker's wall clock).
+    pub ended: SystemTime,
+    pub summary: Summary,
+}
 
 /// What `update` asks the load worker to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +55,9 @@ pub enum LoadMsg {
         target: f64,
         total: Summary,
         window: Summary,
+        /// Every other tick: the last second's window, for the timeline (boxed: the other
+        /// reports are small).
+        second: Option<Box<SecondWindow>>,
     },
     /// A one-shot fire's answer.
     Fired {
@@ -75,6 +90,8 @@ async fn run(
 ) {
     let client = super::headless::load_client();
     let mut running: Option<(ScenarioId, Vec<LoadHandle>)> = None;
+    // One accumulator per running mode, in the handles' order: the current second so far.
+    let mut seconds: Vec<(Stats, Instant)> = Vec::new();
     let mut ticks = tokio::time::interval(FIGURES_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -103,6 +120,7 @@ async fn run(
                             })
                             .collect();
                         running = Some((scenario, handles));
+                        seconds = Mode::ALL.iter().map(|_| (Stats::new(), Instant::now())).collect();
                     }
                     LoadCommand::SetRate(rate) => {
                         if let Some((_, handles)) = &running {
@@ -114,13 +132,16 @@ async fn run(
             }
             _ = ticks.tick() => {
                 if let Some((scenario, handles)) = &running {
-                    for h in handles {
+                    for (h, second) in handles.iter().zip(seconds.iter_mut()) {
+                        let (stats, took) = h.take_window_stats();
+                        second.0.merge(&stats);
                         let tick = LoadMsg::Tick {
                             scenario: *scenario,
                             mode: h.spec().mode,
                             target: h.target_rate(),
                             total: h.summary(),
-                            window: h.take_window(),
+                            window: stats.summary(took),
+                            second: take_second(second),
                         };
                         // A full inbox: drop this report; the next carries the totals anyway.
                         to_app.offer(tick);
@@ -149,8 +170,24 @@ async fn stop(running: &mut Option<(ScenarioId, Vec<LoadHandle>)>, to_app: &Outb
             target: h.target_rate(),
             total: h.summary(),
             window: h.take_window(),
+            second: None,
         };
         to_app.send(tick).await;
     }
     to_app.send(LoadMsg::Stopped { scenario }).await;
+}
+
+/// The second's window once a second has passed since it began (and a new one begun), else
+/// `None`.
+fn take_second(second: &mut (Stats, Instant)) -> Option<Box<SecondWindow>> {
+    // A tick may come a little early: a second is due from 90 % of it.
+    let took = second.1.elapsed();
+    if took < SECOND.mul_f64(0.9) {
+        return None;
+    }
+    let (stats, _) = std::mem::replace(second, (Stats::new(), Instant::now()));
+    Some(Box::new(SecondWindow {
+        ended: SystemTime::now(),
+        summary: stats.summary(took),
+    }))
 }

@@ -144,7 +144,8 @@ fn figures(lane: Option<&Lane>) -> Vec<Line<'static>> {
     lines
 }
 
-fn mode_color(mode: Mode) -> Color {
+/// Sync yellow, async cyan, wherever a mode is drawn.
+pub fn mode_color(mode: Mode) -> Color {
     match mode {
         Mode::Sync => Color::Yellow,
         Mode::Async => Color::Cyan,

@@ -1,5 +1,6 @@
 //! The logs pane: every container's lines interleaved (or the selected one's), a colour per
-//! service, the `/` filter with its matches highlighted, follow or a scrolled-back position.
+//! service, the `/` filter with its matches highlighted, follow or a scrolled-back position;
+//! and the timeline's events as separator lines at the moment they happened.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,6 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::theme;
+use super::timeline::event_color;
+use crate::app::events::Event;
 use crate::app::logbuf::Scope;
 use crate::app::state::{Pane, State};
 use crate::docker::{Group, LogLine};
@@ -68,12 +71,56 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let wide = area.width.saturating_sub(2) >= WIDE;
-    let lines: Vec<Line> = window
-        .lines
+    let inner_width = usize::from(area.width.saturating_sub(2));
+    // Events between the first line shown and the newest (after the newest only while
+    // following: scrolled back, the lines after the view are not on screen either).
+    let first = window.lines.first().map_or("", |l| l.time.as_str());
+    let stamped: Vec<(String, &Event)> = state
+        .events
         .iter()
-        .map(|l| render_line(l, filter, wide))
+        .map(|e| (clock_time(e), e))
+        .filter(|(t, _)| t.as_str() >= first)
         .collect();
+    let mut events = stamped.iter().peekable();
+    let mut lines: Vec<Line> = Vec::with_capacity(window.lines.len() + stamped.len());
+    for l in &window.lines {
+        while let Some((t, e)) = events.next_if(|(t, _)| t.as_str() < l.time.as_str()) {
+            lines.push(separator(t, e, inner_width));
+        }
+        lines.push(render_line(l, filter, wide));
+    }
+    if state.logs.follow {
+        lines.extend(events.map(|(t, e)| separator(t, e, inner_width)));
+    }
+    // Separators take rows too: the oldest lines give way, the newest stay at the bottom.
+    let extra = lines.len().saturating_sub(height);
+    lines.drain(..extra);
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// An event's time as the log lines print theirs (`HH:MM:SS.mmm`, UTC), so the two sort
+/// together (within a day).
+fn clock_time(event: &Event) -> String {
+    chrono::DateTime::<chrono::Utc>::from(event.at)
+        .format("%H:%M:%S%.3f")
+        .to_string()
+}
+
+/// `── 10:00:05 ▲ latency +1000 ms sync/search ─────`.
+fn separator(time: &str, event: &Event, width: usize) -> Line<'static> {
+    let text = format!(
+        "── {} {}{} ",
+        time.get(..8).unwrap_or(time),
+        event.kind.symbol(),
+        event.label
+    );
+    let fill = width.saturating_sub(text.chars().count());
+    Line::styled(
+        format!("{text}{}", "─".repeat(fill)),
+        Style::new()
+            .fg(event_color(event.kind))
+            .add_modifier(Modifier::BOLD),
+    )
 }
 
 /// `12:00:01.234 email/a     INFO  text`: time, who, level, then the text.

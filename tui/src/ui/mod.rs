@@ -4,6 +4,8 @@
 pub mod applog;
 pub mod confirm;
 pub mod containers;
+pub mod faultmenu;
+pub mod faults;
 pub mod help;
 pub mod latency;
 pub mod layout;
@@ -12,6 +14,7 @@ pub mod queues;
 pub mod scenarios;
 pub mod status;
 pub mod theme;
+pub mod timeline;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -21,7 +24,7 @@ use crate::app::state::{Prompt, State};
 /// Draws one frame.
 pub fn view(state: &State, frame: &mut Frame) {
     let screen = frame.area();
-    let areas = layout::areas(screen);
+    let areas = layout::areas_for(screen, state.view, state.chart, fault_rows(state));
     scenarios::draw(frame, areas.scenarios, state);
     scenarios::draw_lesson(frame, areas.lesson, state);
     latency::draw(frame, areas.latency, state);
@@ -29,11 +32,25 @@ pub fn view(state: &State, frame: &mut Frame) {
     containers::draw(frame, areas.containers, state);
     logs::draw(frame, areas.logs, state);
     applog::draw(frame, areas.app_log);
+    timeline::draw(frame, areas.timeline, state);
+    faults::draw(frame, areas.faults, state);
     status::draw(frame, areas.status, state);
     match &state.prompt {
         Prompt::Help => help::draw(frame, screen),
         Prompt::Confirm { target, action } => confirm::draw(frame, screen, target, *action),
+        Prompt::FaultMenu(menu) => faultmenu::draw_menu(frame, screen, menu),
+        Prompt::ConfirmFault(command) => faultmenu::draw_confirm(frame, screen, command),
         Prompt::None | Prompt::Filter { .. } => {}
+    }
+}
+
+/// Rows the faults panel lists: none on the whole screen while nothing is in force (it then
+/// takes no room there).
+fn fault_rows(state: &State) -> usize {
+    if state.faults.is_empty() {
+        0
+    } else {
+        state.faults.rows()
     }
 }
 

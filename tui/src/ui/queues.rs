@@ -1,6 +1,7 @@
 //! The queue pane: the selected scenario's queues — ready and consumers (AMQP, every 500 ms),
 //! unacked and rates (management API), dead letters — each with a sparkline of its ready
-//! count.
+//! count, the timeline's markers on it — and above them the drain estimate of the whole
+//! backlog.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,8 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 
 use super::theme;
+use super::timeline::event_color;
+use crate::app::drain::{self, Drain};
 use crate::app::measure::BrokerStatus;
 use crate::app::state::State;
+use crate::broker::PROBE_EVERY;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     if area.is_empty() {
@@ -42,8 +46,22 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         frame.render_widget(Paragraph::new(text).style(theme::dim()), inner);
         return;
     }
+    let backlog = m.backlog_history();
+    let estimate = drain::estimate(
+        backlog.last().copied().unwrap_or(0),
+        drain::net_rate(&backlog, PROBE_EVERY),
+    );
+    let drain_style = match estimate {
+        Drain::Growing { .. } => Style::new().fg(Color::Red),
+        Drain::Draining { .. } => Style::new().fg(Color::Green),
+        Drain::Empty | Drain::Steady { .. } => theme::dim(),
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(estimate.describe(), drain_style)),
+        Rect::new(inner.x, inner.y, inner.width, 1.min(inner.height)),
+    );
     // Two rows per queue: the figures, then the sparkline; as many queues as fit.
-    let mut y = inner.y;
+    let mut y = inner.y + 1;
     for q in &m.queues {
         if y + 1 >= inner.bottom() {
             break;
@@ -87,8 +105,30 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     .style(Style::new().fg(Color::Blue)),
                 spark,
             );
+            draw_markers(frame, spark, state, shown.len());
         }
         y += 2;
+    }
+}
+
+/// Each event on the depth history, in the column of the first probe after it.
+fn draw_markers(frame: &mut Frame, spark: Rect, state: &State, shown: usize) {
+    let probed = state.measure.probed_at();
+    let first = probed.len().saturating_sub(shown);
+    let times: Vec<_> = probed.iter().skip(first).collect();
+    let Some(oldest) = times.first() else {
+        return;
+    };
+    for event in state.events.since(**oldest) {
+        let Some(i) = times.iter().position(|t| **t >= event.at) else {
+            continue;
+        };
+        let x = spark.x + i as u16;
+        if x < spark.right() {
+            frame.buffer_mut()[(x, spark.y)]
+                .set_char('┃')
+                .set_style(Style::new().fg(event_color(event.kind)));
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod ui_measure;
 mod ui_overlays;
 mod ui_screen;
 mod ui_status;
+mod ui_timeline;
 
 #[cfg(feature = "stack-tests")]
 mod stack_support;

@@ -3,7 +3,10 @@
 //!
 //! Select async email, `k` and confirm: the screen shows it exited (137). `s` starts it: the
 //! screen shows it running and healthy again. A registration sent with a known correlation id,
-//! then `/` with that id: the logs pane shows only lines carrying it.
+//! then `/` with that id: the logs pane shows only lines carrying it. With S3 load running,
+//! 1 s of latency injected into sync search from the fault menu: the faults panel lists it,
+//! the timeline marks it, sync's per-second p50 goes above 1 s while async's ack stays fast,
+//! and the panel empties when the fault expires.
 //!
 //! Needs tmux and the stack up and healthy (`ms-tui up`; `scripts/test.sh` does it). Without
 //! them the test FAILS with the reason; it never skips. A guard starts async email again
@@ -335,6 +338,56 @@ fn fired_latency(fired: &str) -> Option<f64> {
     millis(fired.split(" in ").nth(1)?)
 }
 
+/// The per-second ack p50 in milliseconds that the timeline's `mode` chart gives in its title
+/// (` sync · S3 · last s: p50 1.05 s · p99 …`).
+fn last_second_p50(screen: &str, mode: &str, scenario: &str) -> Option<f64> {
+    let needle = format!("{mode} · {scenario} · last s: p50 ");
+    let at = screen.find(&needle)?;
+    millis(&screen[at + needle.len()..])
+}
+
+#[test]
+fn the_timeline_titles_are_read_per_mode() {
+    let screen = "\
+┌ sync · S3 · last s: p50 1.05 s · p99 1.10 s · 20/s · 0 err/s ──┐
+┌ async · S3 · last s: p50 3.00 ms · p99 11.0 ms · done p99 28.0 ms · 20/s · 0 err/s ┐";
+    assert_eq!(last_second_p50(screen, "sync", "S3"), Some(1050.0));
+    assert_eq!(last_second_p50(screen, "async", "S3"), Some(3.0));
+    assert_eq!(last_second_p50(screen, "sync", "S1"), None);
+}
+
+/// Reverts every fault however the test ends (`ms-tui fault --clear`); a service fault
+/// would also end by itself at its TTL.
+struct ClearFaults;
+
+impl Drop for ClearFaults {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["fault", "--clear"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// With the logs on the selected container (`a`), moves down until the logs title names
+/// `label` (e.g. `sync/search`).
+fn select_container(tui: &Tmux, label: &str) {
+    tui.keys(&["Home", "a"]);
+    let title = format!("Logs · {label}");
+    for _ in 0..30 {
+        let screen = tui.wait_for("the logs title", Duration::from_secs(10), |s| {
+            s.contains("Logs · ")
+        });
+        if screen.contains(&title) {
+            return;
+        }
+        tui.keys(&["Down"]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    panic!("never selected {label}:\n{}", tui.screen());
+}
+
 fn stack_is_healthy() -> Result<(), String> {
     let out = Command::new(BIN)
         .arg("status")
@@ -355,6 +408,86 @@ fn stack_is_healthy() -> Result<(), String> {
 /// Driven by scripts/test.sh's Docker phase (the name keeps the other phase off them).
 mod on_the_running_stack {
     use super::*;
+
+    /// Issue 15's cause and effect, by keys only: S3 load, then `i` on sync search, latency
+    /// +1 s for 10 s, confirmed. The panel lists the fault with its time left, the chart
+    /// marks it, sync S3's per-second p50 passes 1 s while async S3's ack stays under 50 ms;
+    /// after the 10 s the panel is empty again.
+    #[test]
+    fn latency_injected_from_the_keyboard_shows_its_effect_on_the_timeline() {
+        let _clear = ClearFaults;
+        let (tui, log_file) = open_on_stack();
+        tui.keys(&["3"]);
+        tui.wait_for("S3 selected", Duration::from_secs(10), |s| {
+            s.contains("Latency · S3")
+        });
+        tui.keys(&["l"]);
+        tui.wait_for(
+            "S3 load on the timeline in both modes",
+            Duration::from_secs(30),
+            |s| {
+                last_second_p50(s, "sync", "S3").is_some()
+                    && last_second_p50(s, "async", "S3").is_some()
+            },
+        );
+
+        select_container(&tui, "sync/search");
+        tui.keys(&["i"]);
+        tui.wait_for("the fault menu", Duration::from_secs(10), |s| {
+            s.contains("Fault · sync/search")
+        });
+        tui.keys(&["Down"]);
+        tui.wait_for("latency +1 s chosen", Duration::from_secs(10), |s| {
+            s.contains("› latency +1 s")
+        });
+        // 30 → 20 → 15 → 10 s.
+        tui.keys(&["-", "-", "-"]);
+        tui.wait_for("10 s chosen", Duration::from_secs(10), |s| {
+            s.contains("for 10 s")
+        });
+        tui.keys(&["Enter"]);
+        tui.wait_for("the question", Duration::from_secs(10), |s| {
+            s.contains("Inject latency +1000 ms sync/search for 10 s?")
+        });
+        tui.keys(&["y"]);
+
+        let screen = tui.wait_for(
+            "the fault in the panel and its marker on the chart",
+            Duration::from_secs(15),
+            |s| {
+                s.contains("Faults · 1 active")
+                    && s.contains("s left  latency +1000 ms sync/search")
+                    && s.contains("▲latency +1000 ms sync/search")
+            },
+        );
+        assert!(
+            screen.contains("── ") && screen.contains("▲latency +1000 ms sync/search ─"),
+            "no separator in the logs pane:\n{screen}"
+        );
+        let effect = tui.wait_for(
+            "sync S3 above 1 s a second while async S3 stays fast",
+            Duration::from_secs(10),
+            |s| last_second_p50(s, "sync", "S3").is_some_and(|ms| ms > 1000.0),
+        );
+        let async_ms = last_second_p50(&effect, "async", "S3").unwrap();
+        assert!(
+            async_ms < 50.0,
+            "async S3's ack took {async_ms} ms a second during the fault\n{effect}"
+        );
+
+        tui.wait_for(
+            "the fault expired and the panel empty",
+            Duration::from_secs(30),
+            |s| {
+                !s.contains("left  latency +1000 ms sync/search")
+                    && !s.contains("ending…  latency +1000 ms sync/search")
+                    && !s.contains("Faults · 1 active")
+            },
+        );
+        tui.keys(&["l"]);
+        tui.keys(&["q"]);
+        let _ = std::fs::remove_file(&log_file);
+    }
 
     #[test]
     fn kill_start_and_filter_from_the_keyboard() {

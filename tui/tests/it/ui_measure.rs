@@ -52,6 +52,7 @@ fn s1_under_load() -> State {
                 target: 20.0,
                 total: summary(p50, 600 + i, labels),
                 window: summary(p50, 10, labels),
+                second: None,
             })
         };
         update(&mut s, tick(Mode::Sync, sync_p50, &[("201", 600 + i)]));

@@ -15,12 +15,12 @@ fn help_lists_every_key() {
         &mut s,
         Msg::Resize {
             width: 100,
-            height: 34,
+            height: 44,
         },
     );
     press(&mut s, KeyCode::Char('?'));
     assert_eq!(s.prompt, Prompt::Help);
-    let screen = render(100, 34, |frame, _| view(&s, frame))
+    let screen = render(100, 44, |frame, _| view(&s, frame))
         .backend()
         .to_string();
     insta::assert_snapshot!(screen);
@@ -36,6 +36,7 @@ fn kill_asks_for_confirmation() {
             height: 30,
         },
     );
+    operate_view(&mut s);
     assert!(s.containers.select(Group::Async, "payment"));
     press(&mut s, KeyCode::Char('k'));
     assert!(matches!(s.prompt, Prompt::Confirm { .. }));

@@ -22,14 +22,34 @@ fn the_whole_screen_on_a_common_terminal() {
     insta::assert_snapshot!(screen(&mut running_stack(), 120, 40));
 }
 
+/// The operate view of a short terminal: the measurement band folded away, as the whole
+/// short screen was before the views.
 #[test]
 fn a_short_terminal_folds_the_top_band() {
-    insta::assert_snapshot!(screen(&mut running_stack(), 80, 24));
+    let mut s = running_stack();
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    operate_view(&mut s);
+    insta::assert_snapshot!(screen(&mut s, 80, 24));
 }
 
 #[test]
 fn before_docker_answers() {
-    insta::assert_snapshot!(screen(&mut State::new(false), 100, 30));
+    let mut s = State::new(false);
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    operate_view(&mut s);
+    insta::assert_snapshot!(screen(&mut s, 100, 30));
 }
 
 #[test]

@@ -186,3 +186,14 @@ pub fn render(
         .unwrap();
     terminal
 }
+
+/// `v` until the operate view (containers and logs) fills a short terminal.
+pub fn operate_view(state: &mut State) {
+    for _ in 0..4 {
+        if state.view == ms_tui::app::views::View::Operate {
+            return;
+        }
+        press(state, KeyCode::Char('v'));
+    }
+    panic!("no operate view in the cycle");
+}
