@@ -190,6 +190,7 @@ pub fn describe(command: &FaultCommand) -> String {
         ),
         FaultCommand::Revert(key) => format!("revert {key}"),
         FaultCommand::RevertAll => "revert every fault".to_owned(),
+        FaultCommand::RevertOurs => "revert the faults this ms-tui made".to_owned(),
     }
 }
 

@@ -41,6 +41,9 @@ const IDLE_FRAME: Duration = Duration::from_secs(1);
 /// container's start, a partition's reconnect: a few seconds each at most).
 const REVERT_ON_QUIT: Duration = Duration::from_secs(20);
 
+/// How often the wall clock reaches `update` (time left of faults, event stamps).
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
+
 /// How often frame-timing figures go to the log (debug level).
 const FRAME_TIMING_EVERY: Duration = Duration::from_secs(30);
 
@@ -113,11 +116,17 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     frames.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut timing = FrameTiming::default();
     let mut last_frame = Instant::now();
+    // `update` never reads the clock itself (so its rules test without one): events are
+    // stamped, and faults' time left counts down, by this tick.
+    let mut clock = tokio::time::interval(CLOCK_EVERY);
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
     let outcome = loop {
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    // A key's event (a kill, a fault) is stamped to the second it was pressed.
+                    apply(&mut state, Msg::Clock(std::time::SystemTime::now()), &workers);
                     apply(&mut state, Msg::Key(key), &workers);
                 }
                 Some(Ok(Event::Resize(width, height))) => {
@@ -135,6 +144,9 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
                         Err(_) => break,
                     }
                 }
+            }
+            _ = clock.tick() => {
+                apply(&mut state, Msg::Clock(std::time::SystemTime::now()), &workers);
             }
             _ = frames.tick() => {
                 if state.dirty || last_frame.elapsed() >= IDLE_FRAME {

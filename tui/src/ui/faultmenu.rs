@@ -64,6 +64,7 @@ pub fn draw_confirm(frame: &mut Frame, screen: Rect, command: &FaultCommand) {
         FaultCommand::Revert(_) | FaultCommand::RevertAll => {
             ("Now:", "Every fault found is reverted, ours or not.")
         }
+        FaultCommand::RevertOurs => ("Now:", "The faults this ms-tui made are reverted."),
     };
     let lines = vec![
         Line::from(vec![
