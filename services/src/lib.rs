@@ -8,20 +8,36 @@
 //! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`.
 //! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`, `/admin/*`) and the
 //!   middleware stack.
-//! - `context.rs`: the handles shared by handlers and consumers.
+//! - `context.rs`: the handles shared by handlers and consumers, and their one way to wire a
+//!   consumer (`consume`), open its transaction (`claim`) and publish or withdraw.
 //! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
-//!   code: `user.rs` (S1), `email.rs` (S1 mail, S7 confirmation mail, S8 notifications),
-//!   `payment.rs` (S2, seed 000's `/pay`, the S5 and S7 payments), `product.rs` (S3),
-//!   `fanout.rs` (S3's search, cache and analytics steps, one code for three services),
-//!   `report.rs` (S4), `analytics.rs` (S6 clicks), `order.rs` (S5 saga, S7 checkout, S8 stock
-//!   orders), `inventory.rs` (stock for S5/S8, alerts).
-//! - `gateway.rs`: peer 004's gateway on 9000, forwarding to either stack (no data, no broker).
+//!   code; a service with several flows has one submodule per flow, the parent file keeping
+//!   its routes, its consumers and what the flows share:
+//!   - `user.rs` (S1 registration);
+//!   - `email/`: `welcome.rs` (S1), `confirmation.rs` (S7's confirmation mail),
+//!     `notifications.rs` (S8's notifications and `deliver_notification`); `email.rs` lists
+//!     the sent mail (`/emails`);
+//!   - `payment/`: `processing.rs` (S2 and its audit), `saga.rs` (S5), `checkout.rs` (S7's
+//!     pipeline payment and the Showdown demo's `/pay`); `payment.rs` serves
+//!     `GET /payments/{id}`;
+//!   - `product.rs` (S3), `fanout.rs` (S3's search, cache and analytics steps, one code for
+//!     three services), `report.rs` (S4), `analytics.rs` (S6 clicks);
+//!   - `order/`: `saga.rs` (S5), `checkout.rs` (S7, both body shapes), `stock.rs` (S8);
+//!     `order.rs` holds the order row and its reads;
+//!   - `inventory/`: `rules.rs` (the stock rules, pure), `stock.rs` (the moves on the
+//!     database), `reservations.rs` (the HTTP reservation API of S5 sync and S8), `saga.rs`
+//!     (S5's async consumers), `catalogue.rs` (`/inventory…`, `/products…`), `alerts.rs`
+//!     (S8's stock alerts).
+//! - `gateway.rs`: the gateway on 9000, forwarding to either stack (no data, no broker).
 //! - Tests only: `testing.rs` builds a service's router over a context whose database and
 //!   broker are not connected; `inprocess_tests/` drives those routers with
 //!   `tower::ServiceExt::oneshot` (no broker, no database, no `MS_TEST_*` variables).
+//!
+//! Which handler, publisher, consumer, queue and test module serve each scenario S1–S8:
+//! docs/architecture.md, "Scenario map".
 #![forbid(unsafe_code)]
 
 mod analytics;

@@ -6,7 +6,7 @@
 //! A dev-dependency only: nothing here ships.
 //!
 //! # Layout
-//! - [`env`]: the test infrastructure's settings (`MS_TEST_*`), which a test cannot run without.
+//! - [`env`](mod@env): the test infrastructure's settings (`MS_TEST_*`), which a test cannot run without.
 //! - [`world`]: [`World`], one test's vhost and database, and the process-wide broker lock
 //!   that lets a test stop the shared broker with no other test running.
 //! - [`amqp`]: a world's broker seen from the test: queue depths, raw publishes and the

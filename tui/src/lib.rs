@@ -24,7 +24,8 @@
 //! - [`terminal`]: raw mode and the alternate screen, restored on exit, panic and Ctrl-C.
 //! - [`logging`]: the app's own log, to the tui-logger pane and a file, never to the terminal.
 //! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates
-//!   from the management API.
+//!   from the management API — and the telemetry worker, which matches completion events
+//!   on `ms.telemetry` to the load engine's requests.
 //! - [`load`]: the open-model load engine (intended send times, HdrHistogram per run,
 //!   expected statuses as success), used by the control room and headless.
 #![forbid(unsafe_code)]

@@ -1,6 +1,6 @@
 //! The interactive control room, Elm style.
 //!
-//! One task ([`run`]) owns the [`State`](state::State). Everything that happens arrives as a
+//! One task ([`run`](fn@run)) owns the [`State`](state::State). Everything that happens arrives as a
 //! [`Msg`](msg::Msg) — keys from the terminal, reports from the workers over bounded channels —
 //! and goes through [`update`](update::update), the only code that changes the state. `update`
 //! answers with [`Command`](msg::Command)s (e.g. "kill this container") that `run` hands to the
@@ -19,7 +19,7 @@
 //! - [`containers`]: the containers table and its selection.
 //! - [`logbuf`]: the bounded log ring and the logs pane's filter and scroll position.
 //! - [`measure`]: the scenario selection, load rate, latency and queue figures.
-//! - [`run`]: the loop — terminal, workers, channels, frame timer.
+//! - [`run`](mod@run): the loop — terminal, workers, channels, frame timer.
 
 pub mod actions;
 pub mod containers;

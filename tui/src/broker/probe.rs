@@ -1,5 +1,5 @@
 //! Queue depths over AMQP: a passive declare per queue (and its `.dlq`) on a dedicated
-//! channel, every [`PROBE_EVERY`](super::PROBE_EVERY); management figures are merged in as
+//! channel, every [`PROBE_EVERY`]; management figures are merged in as
 //! they arrive.
 //!
 //! A passive declare of a queue that does not exist yet (stack still starting) closes the

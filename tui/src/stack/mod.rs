@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - `mod.rs` (this file): the options, the progress reports and the three operations.
-//! - [`env`]: `compose/.env` — created from `compose/.env.example` with random secrets,
+//! - [`env`](mod@env): `compose/.env` — created from `compose/.env.example` with random secrets,
 //!   parsed for the admin token and the broker / database credentials.
 //! - [`images`]: which images exist; builds the missing ones with `compose/images/build.sh`.
 //! - [`compose`]: runs `docker compose` (v2) or `docker-compose` (v1) as project `ms-tui`.
