@@ -21,16 +21,25 @@ pub fn draw(frame: &mut Frame, screen: Rect, target: &Target, action: Action) {
     if let Some(first) = verb.get_mut(..1) {
         first.make_ascii_uppercase();
     }
+    draw_question(frame, screen, &verb, &target.label, consequence);
+}
+
+/// "<Verb> <subject>?", the consequence, and the y / n keys, in a red box: every question a
+/// destructive key asks has this one shape.
+pub fn draw_question(
+    frame: &mut Frame,
+    screen: Rect,
+    verb: &str,
+    subject: &str,
+    consequence: &str,
+) {
     let lines = vec![
         Line::from(vec![
             Span::styled(
                 format!("{verb} "),
                 Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             ),
-            Span::styled(
-                target.label.as_str(),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(subject, Style::new().add_modifier(Modifier::BOLD)),
             Span::raw("?"),
         ]),
         Line::styled(consequence, theme::dim()),

@@ -66,34 +66,5 @@ pub fn draw_confirm(frame: &mut Frame, screen: Rect, command: &FaultCommand) {
         }
         FaultCommand::RevertOurs => ("Now:", "The faults this ms-tui made are reverted."),
     };
-    let lines = vec![
-        Line::from(vec![
-            Span::styled(
-                format!("{verb} "),
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(describe(command), Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw("?"),
-        ]),
-        Line::styled(consequence, theme::dim()),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled(" y ", Style::new().fg(Color::Black).bg(Color::Red)),
-            Span::raw(" yes   "),
-            Span::styled(" n ", Style::new().fg(Color::Black).bg(Color::Gray)),
-            Span::raw(" no (Esc)"),
-        ]),
-    ];
-    let width = lines.iter().map(Line::width).max().unwrap_or(30) as u16 + 4;
-    let area = centered(screen, width, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .border_style(Style::new().fg(Color::Red))
-                .title(" Confirm "),
-        ),
-        area,
-    );
+    super::confirm::draw_question(frame, screen, verb, &describe(command), consequence);
 }
