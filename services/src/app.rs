@@ -1,23 +1,29 @@
-//! The parts every service shares: `/health`, `/ready`, `/metrics`, the admin API
-//! (docs/contract.md, Admin API), error fallbacks, and the middleware stack (correlation id, metrics, body
-//! limit, panic guard, sync worker limit).
+//! The parts every service shares: `/health`, `/ready`, `/metrics`, the admin API (in
+//! `admin`; docs/contract.md, Admin API), error fallbacks, and the middleware stack
+//! (correlation id, metrics, body limit, panic guard; on business routes only, the sync worker
+//! limit and the injected faults).
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use common::{ApiError, Mode, correlation, error};
 use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::context::Ctx;
-use crate::{limit, metrics, registry};
+use crate::{admin, faults, limit, metrics};
 
 /// The whole HTTP API of one service instance.
 pub fn router(ctx: Ctx, business: Router<Ctx>) -> Router {
+    // Faults act on business routes alone, which is what keeps `/health`, `/ready`,
+    // `/metrics` and `/admin/*` out of their reach. The later `route_layer` is the outer one:
+    // in sync mode a request takes its worker permit first, then sits out the injected delay
+    // holding it, as it would behind a slow handler.
+    let business = business.route_layer(from_fn_with_state(ctx.clone(), faults::middleware));
     let business = match ctx.mode() {
         Mode::Sync => business.route_layer(from_fn_with_state(ctx.clone(), limit::middleware)),
         Mode::Async => business,
@@ -26,8 +32,7 @@ pub fn router(ctx: Ctx, business: Router<Ctx>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
-        .route("/admin/config", get(get_config).put(put_config))
-        .route("/admin/reset", post(reset))
+        .merge(admin::router(ctx.clone()))
         .merge(business)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -72,58 +77,4 @@ async fn metrics_text() -> Response {
         header::HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     response
-}
-
-/// Every admin call needs `Authorization: Bearer $MS_ADMIN_TOKEN`.
-fn authorize(ctx: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match (&ctx.settings.admin_token, presented) {
-        (Some(expected), Some(given))
-            if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
-        {
-            Ok(())
-        }
-        (None, _) => Err(ApiError::unauthorized(
-            "admin API disabled: MS_ADMIN_TOKEN is not set",
-        )),
-        _ => Err(ApiError::unauthorized("missing or wrong bearer token")),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn get_config(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(&ctx, &headers)?;
-    Ok(Json(config_body(&ctx)))
-}
-
-async fn put_config(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    common::extract::Json(patch): common::extract::Json<Value>,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&ctx, &headers)?;
-    let knobs = ctx.knobs.apply(patch)?;
-    ctx.inflight.set(knobs.sync_max_inflight);
-    tracing::info!(?knobs, "run-time configuration changed");
-    Ok(Json(config_body(&ctx)))
-}
-
-fn config_body(ctx: &Ctx) -> Value {
-    json!({ "service": ctx.service, "mode": ctx.mode(), "knobs": ctx.knobs.get() })
-}
-
-/// Restores the seed data (and empties what the service recorded), for repeatable demos.
-async fn reset(State(ctx): State<Ctx>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(&ctx, &headers)?;
-    registry::reset(ctx.service, &ctx.db).await?;
-    tracing::info!("data reset to seed state");
-    Ok(Json(
-        json!({ "status": "reset", "service": ctx.service, "mode": ctx.mode() }),
-    ))
 }

@@ -14,6 +14,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
+use crate::faults::{self, Faults};
 use crate::limit::InflightLimit;
 
 /// Cheap to clone: every field is a handle.
@@ -33,6 +34,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     /// Sync mode's optional cap on requests in flight.
     pub inflight: InflightLimit,
+    /// The fault injected through `/admin/faults`, if any; one per instance.
+    pub faults: Faults,
     pub shutdown: CancellationToken,
 }
 
@@ -87,7 +90,8 @@ impl Ctx {
         }
     }
 
-    /// Starts a consumer of `queue` whose handler gets its own clone of this context.
+    /// Starts a consumer of `queue` whose handler gets its own clone of this context. An
+    /// injected `consumer_delay_ms` is slept before each delivery is handled.
     pub fn consume<F, Fut>(
         &self,
         queue: &'static str,
@@ -99,7 +103,15 @@ impl Ctx {
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let ctx = self.clone();
-        let handler = consume::handler(move |incoming| handle(ctx.clone(), incoming));
+        let handler = consume::handler(move |incoming| {
+            // A future does nothing until polled: the handler starts after the delay.
+            let work = handle(ctx.clone(), incoming);
+            let ctx = ctx.clone();
+            async move {
+                faults::before_consuming(&ctx).await;
+                work.await
+            }
+        });
         consume::spawn(
             self.broker.clone(),
             queue,

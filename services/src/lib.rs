@@ -6,11 +6,15 @@
 //! # Layout
 //! - `run.rs`: starts one service: database, broker, consumers, HTTP server, shutdown.
 //! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`.
-//! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`, `/admin/*`) and the
+//! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`) and the
 //!   middleware stack.
+//! - `admin.rs`: `/admin/*` behind its token: knobs, data reset, faults.
+//! - `faults/`: faults injected on request, with a dose and a TTL (latency, errors, a slow
+//!   consumer), and the middleware that applies them to business routes.
 //! - `context.rs`: the handles shared by handlers and consumers, and their one way to wire a
 //!   consumer (`consume`), open its transaction (`claim`) and publish or withdraw.
 //! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
+//! - `chance.rs`: the random draws (a failing payment, an injected error, jitter).
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
@@ -40,11 +44,14 @@
 //! docs/architecture.md, "Scenario map".
 #![forbid(unsafe_code)]
 
+mod admin;
 mod analytics;
 mod app;
+mod chance;
 mod context;
 mod email;
 mod fanout;
+mod faults;
 mod gateway;
 pub mod healthcheck;
 mod inventory;

@@ -11,6 +11,7 @@ use common::scenario::Service;
 use common::{Mode, db, logging, shutdown};
 
 use crate::context::Ctx;
+use crate::faults::Faults;
 use crate::limit::InflightLimit;
 use crate::{app, metrics, registry};
 
@@ -26,6 +27,7 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     metrics::install();
+    crate::faults::register_metrics();
     let mode = settings.mode;
     let stop = shutdown::on_signals();
     let broker = Broker::start(
@@ -53,6 +55,7 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         broker,
         knobs,
         inflight,
+        faults: Faults::default(),
         shutdown: stop.clone(),
     };
     let consumers = match mode {

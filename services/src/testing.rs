@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::context::Ctx;
+use crate::faults::Faults;
 use crate::limit::InflightLimit;
 use crate::{app, registry};
 
@@ -93,6 +94,7 @@ pub fn offline_ctx(service: Service, settings: Settings) -> Ctx {
         broker,
         knobs,
         inflight,
+        faults: Faults::default(),
         shutdown: CancellationToken::new(),
     }
 }
@@ -154,6 +156,18 @@ pub fn json(method: &str, uri: &str, body: impl Into<String>) -> Request<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.into()))
         .expect("a valid request")
+}
+
+/// `request` with `Authorization: <value>`.
+pub fn with_token(mut request: Request<Body>, value: &str) -> Request<Body> {
+    let value = value.parse().expect("a valid header value");
+    request.headers_mut().insert(header::AUTHORIZATION, value);
+    request
+}
+
+/// `request` with the admin token of [`settings`].
+pub fn bearer(request: Request<Body>) -> Request<Body> {
+    with_token(request, &format!("Bearer {ADMIN_TOKEN}"))
 }
 
 /// Asserts that `answer` is the error envelope: a `detail`, and the request's correlation id,

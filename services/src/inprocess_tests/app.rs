@@ -9,8 +9,8 @@ use common::scenario::Service;
 use serde_json::json;
 
 use crate::testing::{
-    ADMIN_TOKEN, Answer, assert_envelope, empty, json, offline_router, offline_router_with, send,
-    settings,
+    ADMIN_TOKEN, Answer, assert_envelope, bearer, empty, json, offline_router, offline_router_with,
+    send, settings, with_token,
 };
 
 /// Every service that runs on the common app (the gateway has its own router).
@@ -28,19 +28,6 @@ fn correlation(answer: &Answer) -> &str {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-}
-
-fn with_token(
-    mut request: axum::http::Request<axum::body::Body>,
-    value: &str,
-) -> axum::http::Request<axum::body::Body> {
-    let value = value.parse().expect("a valid header value");
-    request.headers_mut().insert(header::AUTHORIZATION, value);
-    request
-}
-
-fn bearer(request: axum::http::Request<axum::body::Body>) -> axum::http::Request<axum::body::Body> {
-    with_token(request, &format!("Bearer {ADMIN_TOKEN}"))
 }
 
 // ---- the error envelope and correlation ids ----
@@ -226,6 +213,34 @@ async fn admin_config_change_without_a_token_is_401() {
     let patch = r#"{"email_delay_ms": 1}"#;
     let answer = user(json("PUT", "/admin/config", patch)).await;
     assert_envelope(&answer, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admin_checks_the_token_before_the_body_is_read() {
+    let wrong_type = || {
+        axum::http::Request::builder()
+            .method("PUT")
+            .uri("/admin/config")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(axum::body::Body::from("email_delay_ms=1"))
+            .unwrap()
+    };
+    for request in [
+        wrong_type(),
+        with_token(wrong_type(), "Bearer not-it"),
+        json("PUT", "/admin/config", "{not json"),
+        json("PUT", "/admin/config", r#"{"nope": 1}"#),
+        empty("PUT", "/admin/config"),
+        json("POST", "/admin/reset", "{not json"),
+    ] {
+        let answer = user(request).await;
+        assert_envelope(&answer, StatusCode::UNAUTHORIZED);
+    }
+    // With the token, the same body gets the answer about the body.
+    assert_eq!(
+        user(bearer(wrong_type())).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
 }
 
 // ---- the admin API: answers and 422 ----

@@ -7,7 +7,10 @@
 //!   `/ready` with its dependencies down, `/metrics`, the admin API's 401 and 422.
 //! - `errors`: 404, 405, 413, 415 and 422 on every service, in both modes.
 //! - `gateway`: the gateway's own answers, and the statuses it passes through.
+//! - `faults`: `/admin/faults` (token first, 422s naming the field, replace, expiry) and what
+//!   an injected fault does to which routes.
 
 mod app;
 mod errors;
+mod faults;
 mod gateway;

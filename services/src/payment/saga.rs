@@ -22,16 +22,9 @@ const SAGA: &str = "saga_payment";
 /// Peer 002's reason, kept so their clients recognise it.
 const SAGA_FAILURE: &str = "Insufficient funds (simulated failure for saga demonstration)";
 
-/// A uniform draw in [0, 1) from the 53 low random bits of a v4 UUID (its version and
-/// variant bits sit higher), which spares a dependency for one coin toss.
-fn unit_random() -> f64 {
-    let bits = (uuid::Uuid::new_v4().as_u128() as u64) & ((1u64 << 53) - 1);
-    bits as f64 / (1u64 << 53) as f64
-}
-
 /// `PAYMENT_FAILURE_RATE` decides; 1.0 always fails, 0.0 never.
 fn saga_payment_fails(rate: f64) -> bool {
-    rate >= 1.0 || (rate > 0.0 && unit_random() < rate)
+    crate::chance::happens(rate)
 }
 
 /// The outcome of one saga payment, recorded before it is announced.

@@ -1,0 +1,111 @@
+//! The admin API every service serves (not the gateway): run-time knobs, a data reset and the
+//! fault injection of `faults`. Every route needs `Authorization: Bearer $MS_ADMIN_TOKEN`,
+//! checked by a middleware in front of them all, so a caller without the token gets 401
+//! before anything reads or judges the body (never a 415 or 422 that would tell them more).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::ApiError;
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::faults::FaultSpec;
+use crate::registry;
+
+/// The `/admin/*` routes, behind the token check.
+pub fn router(ctx: Ctx) -> Router<Ctx> {
+    Router::new()
+        .route("/admin/config", get(get_config).put(put_config))
+        .route("/admin/reset", post(reset))
+        .route(
+            "/admin/faults",
+            get(get_faults).put(put_faults).delete(delete_faults),
+        )
+        .route_layer(from_fn_with_state(ctx, require_token))
+}
+
+async fn require_token(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+    match authorize(&ctx, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Every admin call needs `Authorization: Bearer $MS_ADMIN_TOKEN`.
+fn authorize(ctx: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&ctx.settings.admin_token, presented) {
+        (Some(expected), Some(given))
+            if constant_time_eq(expected.as_bytes(), given.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (None, _) => Err(ApiError::unauthorized(
+            "admin API disabled: MS_ADMIN_TOKEN is not set",
+        )),
+        _ => Err(ApiError::unauthorized("missing or wrong bearer token")),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn get_config(State(ctx): State<Ctx>) -> Json<Value> {
+    Json(config_body(&ctx))
+}
+
+async fn put_config(
+    State(ctx): State<Ctx>,
+    common::extract::Json(patch): common::extract::Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let knobs = ctx.knobs.apply(patch)?;
+    ctx.inflight.set(knobs.sync_max_inflight);
+    tracing::info!(?knobs, "run-time configuration changed");
+    Ok(Json(config_body(&ctx)))
+}
+
+fn config_body(ctx: &Ctx) -> Value {
+    json!({ "service": ctx.service, "mode": ctx.mode(), "knobs": ctx.knobs.get() })
+}
+
+/// Restores the seed data (and empties what the service recorded), for repeatable demos.
+async fn reset(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
+    registry::reset(ctx.service, &ctx.db).await?;
+    tracing::info!("data reset to seed state");
+    Ok(Json(
+        json!({ "status": "reset", "service": ctx.service, "mode": ctx.mode() }),
+    ))
+}
+
+async fn get_faults(State(ctx): State<Ctx>) -> Json<Value> {
+    Json(faults_body(&ctx, json!(ctx.faults.current())))
+}
+
+/// Replaces the whole fault; any invalid body is a 422 naming the field, and changes nothing.
+async fn put_faults(
+    State(ctx): State<Ctx>,
+    common::extract::Json(body): common::extract::Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let spec = FaultSpec::parse(body).map_err(ApiError::unprocessable)?;
+    let active = ctx.faults.set(spec);
+    Ok(Json(faults_body(&ctx, json!(active))))
+}
+
+async fn delete_faults(State(ctx): State<Ctx>) -> Json<Value> {
+    let cleared = ctx.faults.clear();
+    let mut body = faults_body(&ctx, Value::Null);
+    body["cleared"] = json!(cleared);
+    Json(body)
+}
+
+fn faults_body(ctx: &Ctx, fault: Value) -> Value {
+    json!({ "service": ctx.service, "mode": ctx.mode(), "fault": fault })
+}
