@@ -11,7 +11,8 @@
 //! - [`app`]: the interactive control room (Elm style: one owner of the state, `update` is the
 //!   only writer, `view` only draws; workers talk to it over bounded channels).
 //! - [`ui`]: `view` and one file per pane (containers, logs, status line, help, confirmation,
-//!   the app's own log, scenarios, latency, queues), plus the layout.
+//!   the app's own log, scenarios, latency, queues, the timeline chart, the active-faults
+//!   panel, the fault menu), plus the layout and its views.
 //! - [`docker`]: the one Docker layer — connect, the project's labels, containers and their
 //!   health, lifecycle actions guarded by the project label — and the control room's Docker
 //!   worker on it (events, stats and log-follow streams, reconnect with back-off). The stack

@@ -2,10 +2,10 @@
 //! outside world to do ([`Command`]).
 //!
 //! Workers never touch the state: each reports in its own type (`DockerMsg`, `LoadMsg`,
-//! `BrokerMsg`, `KnobOutcome`, defined beside the worker), which its outbox wraps into a `Msg`
-//! on the bounded channel to the app task (the `From` impls below). The app task feeds it to
-//! [`update`](super::update::update), which may answer with `Command`s that the app task hands
-//! to the right worker: the Docker worker, the load worker or the broker worker.
+//! `BrokerMsg`, `KnobOutcome`, `FaultMsg`, defined beside the worker), which its outbox wraps
+//! into a `Msg` on the bounded channel to the app task (the `From` impls below). The app task
+//! feeds it to [`update`](super::update::update), which may answer with `Command`s that the
+//! app task hands to the right worker: the Docker, load, broker, admin or fault worker.
 
 use crossterm::event::KeyEvent;
 

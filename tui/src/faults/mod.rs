@@ -6,7 +6,6 @@
 //! This file is the interface the control room and the headless `ms-tui fault` share: what a
 //! fault is ([`FaultKind`], [`FaultRequest`]), what is active ([`ActiveFault`]), what the app
 //! asks for ([`FaultCommand`]) and what the worker reports ([`FaultMsg`]).
-
 //!
 //! - [`control`]: make and revert faults, remember ours (shared by the worker and headless).
 //! - [`platform`]: the Docker side — partition with the compose aliases, pause / stop / kill,

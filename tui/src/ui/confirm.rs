@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame, screen: Rect, target: &Target, action: Action) {
     draw_question(frame, screen, &verb, &target.label, consequence);
 }
 
-/// "<Verb> <subject>?", the consequence, and the y / n keys, in a red box: every question a
+/// `"<Verb> <subject>?"`, the consequence, and the y / n keys, in a red box: every question a
 /// destructive key asks has this one shape.
 pub fn draw_question(
     frame: &mut Frame,

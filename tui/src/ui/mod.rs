@@ -1,5 +1,20 @@
 //! `view`: draws the [`State`] and changes nothing. One file per pane; [`layout`] says where
 //! each goes.
+//!
+//! - [`scenarios`]: S1–S8 and the selected one's lesson strip.
+//! - [`latency`]: sync | async side by side — sparklines, p50/p95/p99, rates, completion.
+//! - [`queues`]: the selected scenario's queues, the drain estimate, the events on the depth
+//!   history.
+//! - [`timeline`]: a `Chart` per mode on one time axis, a labelled marker per event.
+//! - [`faults`]: the active-faults panel (target, dose, time left; unrevertable ones loudly).
+//! - [`containers`]: the project's containers grouped sync / async / infra.
+//! - [`logs`]: every container's lines, the filter, the events as separator lines.
+//! - [`applog`]: the app's own log.
+//! - [`status`]: the status line (or the filter prompt).
+//! - Overlays: [`help`] (`?`), [`confirm`] (a destructive key's question), [`faultmenu`]
+//!   (the `i` menu and the fault confirmations).
+//! - [`layout`]: where each pane goes, per view (pure geometry); [`theme`]: colours and
+//!   shared formats.
 
 pub mod applog;
 pub mod confirm;
