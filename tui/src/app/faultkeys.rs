@@ -60,16 +60,23 @@ pub fn choices(group: Group) -> Vec<Choice> {
             kind: FaultKind::SlowConsumer { ms: 1000 },
         });
     }
-    out.extend([
-        Choice {
+    // The broker and the database are not partitioned (the fault worker refuses it): their
+    // outage is a stop or a pause, which every client sees the same way.
+    if group == Group::Infra {
+        out.push(Choice {
+            label: "stop (outage; started at the end)",
+            kind: FaultKind::Stop,
+        });
+    } else {
+        out.push(Choice {
             label: "partition (off the network)",
             kind: FaultKind::Partition,
-        },
-        Choice {
-            label: "pause (frozen)",
-            kind: FaultKind::Pause,
-        },
-    ]);
+        });
+    }
+    out.push(Choice {
+        label: "pause (frozen)",
+        kind: FaultKind::Pause,
+    });
     out
 }
 
