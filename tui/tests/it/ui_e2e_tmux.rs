@@ -354,10 +354,19 @@ fn fired_latency(fired: &str) -> Option<f64> {
     millis(fired.split(" in ").nth(1)?)
 }
 
-/// With the logs on the selected container (`a`), moves down until the logs title names
-/// `label` (e.g. `sync/search`).
+/// With the logs on the selected container (`a`, pressed only when they show all: it
+/// toggles), moves down until the logs title names `label` (e.g. `sync/search`).
 pub(crate) fn select_container(tui: &Tmux, label: &str) {
-    tui.keys(&["Home", "a"]);
+    tui.keys(&["Home"]);
+    let scope = tui.wait_for("the logs title", Duration::from_secs(10), |s| {
+        s.contains("Logs · ")
+    });
+    if scope.contains("Logs · all") {
+        tui.keys(&["a"]);
+        tui.wait_for("the logs on the selection", Duration::from_secs(10), |s| {
+            s.contains("Logs · ") && !s.contains("Logs · all")
+        });
+    }
     let title = format!("Logs · {label}");
     for _ in 0..30 {
         let screen = tui.wait_for("the logs title", Duration::from_secs(10), |s| {
