@@ -7,6 +7,9 @@
 //! - a partitioned sync inventory makes sync orders (S8) fail with a clear 503/504 within the
 //!   HTTP timeout, and work again once it is back;
 //! - SIGTERM to a headless `ms-tui fault` holding a partition or a pause reverts it;
+//! - service faults made with `ms-tui fault`: latency delays a real route, an errors PUT
+//!   replaces it and answers the injected 503, it ends by itself at its TTL, `--clear` ends a
+//!   longer one; a slow consumer slows a real drain;
 //! - after a SIGKILLed holder, a second `ms-tui fault --list` lists the leftover and
 //!   `--clear` reverts it.
 //!
@@ -15,7 +18,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::stack_support::{Stack, eventually, unique};
+use crate::stack_support::{Reply, Stack, eventually, unique};
 use common::Mode;
 use common::scenario::{self, ScenarioId, Service};
 use ms_tui::admin::AdminSettings;
@@ -395,6 +398,170 @@ mod on_the_running_stack {
         assert!(listed.status.success());
         assert!(String::from_utf8_lossy(&listed.stdout).contains("no faults in force"));
         stack.wait_healthy(Duration::from_secs(60)).await;
+    }
+
+    /// A service fault through the headless CLI on the real stack: a latency fault delays a
+    /// real route and is listed with its time left; an errors PUT replaces it (the latency is
+    /// gone) and answers every request with the injected 503 in the usual envelope; it ends
+    /// by itself at its TTL (no client call); a longer one is cleared by `--clear`. Then a
+    /// slow consumer on async analytics slows the drain of its queue.
+    #[tokio::test]
+    async fn service_faults_through_the_cli_delay_fail_expire_and_clear_on_the_stack() {
+        let _turn = TURN.lock().await;
+        let stack = Stack::healthy().await;
+        let _guard = Reverting::new("errors sync/search");
+        let _latency_guard = Reverting::new("latency sync/search");
+        let route = format!(
+            "{}/handled_updates",
+            stack.base(Service::Search, Mode::Sync)
+        );
+        let before = stack.get(&route).await;
+        assert_eq!(
+            before.status, 200,
+            "sync search to begin with: {}",
+            before.text
+        );
+        assert!(before.elapsed < Duration::from_millis(900), "{before:?}");
+
+        let made = fault_cli(&[
+            "search", "--mode", "sync", "latency", "--ms", "1000", "--for", "20s",
+        ]);
+        assert!(made.status.success());
+        let slow = stack.get(&route).await;
+        assert_eq!(slow.status, 200, "{}", slow.text);
+        assert!(slow.elapsed >= Duration::from_millis(1000), "{slow:?}");
+        let listed = fault_cli(&["--list"]);
+        assert!(listed.status.success());
+        let text = String::from_utf8_lossy(&listed.stdout);
+        assert!(
+            text.lines().any(|l| l.starts_with("latency sync/search")
+                && l.contains("+1000 ms")
+                && l.trim_end().ends_with("s left")),
+            "{text}"
+        );
+
+        // A PUT replaces: the errors fault has no latency.
+        let replaced = fault_cli(&[
+            "search", "--mode", "sync", "errors", "--rate", "1.0", "--status", "503", "--for", "5s",
+        ]);
+        assert!(replaced.status.success());
+        let set_at = Instant::now();
+        for _ in 0..5 {
+            let failed = stack.get(&route).await;
+            assert_eq!(failed.status, 503, "{}", failed.text);
+            assert!(
+                failed.elapsed < Duration::from_millis(900),
+                "the replaced latency is gone: {failed:?}"
+            );
+            let detail = failed.body["detail"].as_str().unwrap_or_default();
+            assert!(detail.starts_with("injected fault"), "{}", failed.text);
+            assert!(
+                failed.body.get("correlation_id").is_some(),
+                "the usual envelope: {}",
+                failed.text
+            );
+        }
+        let text = String::from_utf8_lossy(&fault_cli(&["--list"]).stdout).into_owned();
+        assert!(
+            text.lines().any(|l| l.starts_with("errors sync/search")),
+            "{text}"
+        );
+        assert!(!text.contains("latency sync/search"), "replaced: {text}");
+
+        // No client call: only the service's clock ends it.
+        let expired = eventually(
+            Duration::from_secs(10),
+            "the errors fault expired by itself",
+            || async {
+                let listed = fault_cli(&["--list"]);
+                String::from_utf8_lossy(&listed.stdout)
+                    .contains("no faults in force")
+                    .then(|| set_at.elapsed())
+            },
+        )
+        .await;
+        assert!(
+            expired >= Duration::from_millis(4500),
+            "a 5 s fault ended after {expired:?}"
+        );
+        println!(
+            "the 5 s errors fault was gone from --list {:.1} s after it was made",
+            expired.as_secs_f64()
+        );
+        assert_eq!(
+            stack.get(&route).await.status,
+            200,
+            "200 again after the TTL"
+        );
+
+        let long = fault_cli(&[
+            "search", "--mode", "sync", "errors", "--rate", "1.0", "--for", "60s",
+        ]);
+        assert!(long.status.success());
+        assert_eq!(stack.get(&route).await.status, 503);
+        let cleared = fault_cli(&["--clear"]);
+        assert!(cleared.status.success());
+        assert!(
+            String::from_utf8_lossy(&cleared.stdout).contains("reverted errors sync/search"),
+            "{}",
+            String::from_utf8_lossy(&cleared.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&fault_cli(&["--list"]).stdout).contains("no faults in force")
+        );
+        assert_eq!(
+            stack.get(&route).await.status,
+            200,
+            "200 again after --clear"
+        );
+
+        // A slow consumer: each delivery waits 1 s before it is handled, so the drain of a
+        // batch of clicks takes at least that much longer than without the fault.
+        let fast = click_drain(&stack, 10).await;
+        let made = fault_cli(&[
+            "analytics",
+            "--mode",
+            "async",
+            "slow-consumer",
+            "--ms",
+            "1000",
+            "--for",
+            "30s",
+        ]);
+        assert!(made.status.success());
+        let _consumer_guard = Reverting::new("slow-consumer async/analytics");
+        let slow = click_drain(&stack, 10).await;
+        println!(
+            "drain of 10 clicks on async analytics: {fast:?} without a fault, {slow:?} with 1 s per delivery"
+        );
+        assert!(
+            slow >= Duration::from_millis(1000) && slow > fast + Duration::from_millis(900),
+            "fast {fast:?}, slow {slow:?}"
+        );
+        assert!(fault_cli(&["--clear"]).status.success());
+    }
+
+    /// The time from sending `clicks` clicks to async analytics until all are stored.
+    async fn click_drain(stack: &Stack, clicks: i64) -> Duration {
+        let base = stack.base(Service::Analytics, Mode::Async);
+        let count = format!("{base}/clicks/count");
+        let stored = |reply: Reply| reply.body["count"].as_i64();
+        let before = stored(stack.get(&count).await).unwrap();
+        let began = Instant::now();
+        let page = unique("/drain");
+        for i in 0..clicks {
+            let click = stack
+                .post(
+                    &format!("{base}/track_click"),
+                    &serde_json::json!({ "user_id": i, "page": page }),
+                )
+                .await;
+            assert!([200, 202].contains(&click.status), "{}", click.text);
+        }
+        eventually(Duration::from_secs(60), "the clicks stored", || async {
+            (stored(stack.get(&count).await)? >= before + clicks).then(|| began.elapsed())
+        })
+        .await
     }
 
     /// The control room's worker on the stack: a timed pause is reverted at its end, reported
