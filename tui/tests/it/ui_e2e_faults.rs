@@ -221,10 +221,10 @@ mod on_the_running_stack {
     }
 }
 
-/// Waits (up to 90 s) until `ready` has held on every screen read for 3 s in a row: one
+/// Waits (up to 150 s) until `ready` has held on every screen read for 3 s in a row: one
 /// lucky second of a per-second figure is not a steady state.
 fn steady(tui: &Tmux, what: &str, ready: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(150);
     let mut since: Option<Instant> = None;
     loop {
         let screen = tui.screen();
@@ -237,7 +237,7 @@ fn steady(tui: &Tmux, what: &str, ready: impl Fn(&str) -> bool) {
             since = None;
         }
         if Instant::now() > deadline {
-            panic!("timed out after 90 s waiting for {what}; the screen:\n{screen}");
+            panic!("timed out after 150 s waiting for {what}; the screen:\n{screen}");
         }
         std::thread::sleep(Duration::from_millis(250));
     }

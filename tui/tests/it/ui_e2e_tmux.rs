@@ -202,9 +202,13 @@ pub(crate) fn open_on_stack() -> (Tmux, std::path::PathBuf) {
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     ));
-    // `exec`: the pane's process is ms-tui itself, so a test can signal it.
+    // `exec`: the pane's process is ms-tui itself, so a test can signal it. `--fps 5`: the
+    // tests run the debug build, whose full-screen frame with the timeline's charts takes
+    // ~45 ms to draw; at the default 15 fps that is most of a core taken from the stack under
+    // test on a 2-core machine (CI saw S3's latency climb for minutes). Five frames a second
+    // still show every per-second figure.
     let tui = Tmux::start(&format!(
-        "exec env MS_TUI_LOG_FILE={} {BIN} --no-up",
+        "exec env MS_TUI_LOG_FILE={} {BIN} --no-up --fps 5",
         log_file.display()
     ));
     tui.wait_for("the stack on screen", Duration::from_secs(60), |s| {
