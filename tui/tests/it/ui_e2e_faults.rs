@@ -13,7 +13,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::ui_e2e_tmux::{BIN, Tmux, millis, open_on_stack, select_container};
+use crate::ui_e2e_tmux::{BIN, KEYS_FPS, Tmux, millis, open_on_stack, select_container};
 
 /// The per-second ack p50 in milliseconds that the timeline's `mode` chart gives in its title
 /// (` sync · S3 · last s: p50 1.05 s · p99 …`).
@@ -58,7 +58,11 @@ mod on_the_running_stack {
     #[test]
     fn latency_injected_from_the_keyboard_shows_its_effect_on_the_timeline() {
         let _clear = ClearFaults;
-        let (tui, log_file) = open_on_stack();
+        // 5 fps: the tests run the debug build, whose full-screen frame with the timeline's
+        // charts takes ~45 ms to draw; at 15 fps that is most of a core taken from the stack
+        // under test on a 2-core machine (CI saw S3's latency climb for minutes). Five frames
+        // a second still show every per-second figure; selecting a row waits two frames a key.
+        let (tui, log_file) = open_on_stack(5);
         tui.keys(&["3"]);
         tui.wait_for("S3 selected", Duration::from_secs(10), |s| {
             s.contains("Latency · S3")
@@ -152,7 +156,7 @@ mod on_the_running_stack {
     fn sigterm_to_the_control_room_reverts_its_partition_and_its_pause() {
         let _clear = ClearFaults;
         let restarts = inspect("analytics", "async").restarts;
-        let (tui, log_file) = open_on_stack();
+        let (tui, log_file) = open_on_stack(KEYS_FPS);
         let pid = tui.pane_pid();
         assert_eq!(
             std::fs::read_to_string(format!("/proc/{pid}/comm"))

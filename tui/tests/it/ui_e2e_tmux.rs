@@ -188,7 +188,14 @@ fn logs_pane(screen: &str) -> Vec<String> {
 
 /// The control room in tmux on the running stack (`--no-up`: the test must not bring it up),
 /// once the whole stack shows; and the file its log goes to.
-pub(crate) fn open_on_stack() -> (Tmux, std::path::PathBuf) {
+/// The frame rate of tests that move a selection key by key and read the screen after each
+/// key: the default, so a frame follows a key within 67 ms.
+pub(crate) const KEYS_FPS: u16 = 15;
+
+/// Two frames at the slowest rate a test opens ms-tui with (5 fps).
+const KEY_SETTLE: Duration = Duration::from_millis(400);
+
+pub(crate) fn open_on_stack(fps: u16) -> (Tmux, std::path::PathBuf) {
     // The test before may have just started a container again: give it time to be healthy.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while let Err(why) = stack_is_healthy() {
@@ -202,13 +209,9 @@ pub(crate) fn open_on_stack() -> (Tmux, std::path::PathBuf) {
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     ));
-    // `exec`: the pane's process is ms-tui itself, so a test can signal it. `--fps 5`: the
-    // tests run the debug build, whose full-screen frame with the timeline's charts takes
-    // ~45 ms to draw; at the default 15 fps that is most of a core taken from the stack under
-    // test on a 2-core machine (CI saw S3's latency climb for minutes). Five frames a second
-    // still show every per-second figure.
+    // `exec`: the pane's process is ms-tui itself, so a test can signal it.
     let tui = Tmux::start(&format!(
-        "exec env MS_TUI_LOG_FILE={} {BIN} --no-up --fps 5",
+        "exec env MS_TUI_LOG_FILE={} {BIN} --no-up --fps {fps}",
         log_file.display()
     ));
     tui.wait_for("the stack on screen", Duration::from_secs(60), |s| {
@@ -362,11 +365,15 @@ fn fired_latency(fired: &str) -> Option<f64> {
 /// toggles), moves down until the logs title names `label` (e.g. `sync/search`).
 pub(crate) fn select_container(tui: &Tmux, label: &str) {
     tui.keys(&["Home"]);
+    // A screen read right after a key may still be the frame before it (at 5 fps a frame is
+    // 200 ms): wait two frames after every key, or a stale title selects the wrong row.
+    std::thread::sleep(KEY_SETTLE);
     let scope = tui.wait_for("the logs title", Duration::from_secs(10), |s| {
         s.contains("Logs · ")
     });
     if scope.contains("Logs · all") {
         tui.keys(&["a"]);
+        std::thread::sleep(KEY_SETTLE);
         tui.wait_for("the logs on the selection", Duration::from_secs(10), |s| {
             s.contains("Logs · ") && !s.contains("Logs · all")
         });
@@ -380,7 +387,7 @@ pub(crate) fn select_container(tui: &Tmux, label: &str) {
             return;
         }
         tui.keys(&["Down"]);
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(KEY_SETTLE);
     }
     panic!("never selected {label}:\n{}", tui.screen());
 }
@@ -409,7 +416,7 @@ mod on_the_running_stack {
     #[test]
     fn kill_start_and_filter_from_the_keyboard() {
         let _restart = RestartEmail;
-        let (tui, log_file) = open_on_stack();
+        let (tui, log_file) = open_on_stack(KEYS_FPS);
         kill_async_email(&tui);
 
         start_selected_email(&tui);
@@ -476,7 +483,7 @@ mod on_the_running_stack {
     fn fires_fill_the_queue_it_drains_and_the_knob_lets_the_saga_complete() {
         let _restart = RestartEmail;
         let _failure_rate = ResetFailureRate;
-        let (tui, log_file) = open_on_stack();
+        let (tui, log_file) = open_on_stack(KEYS_FPS);
         // S1 is selected at start; its queue is on screen with its consumer.
         let queue = "user_registered";
         let before = tui.wait_for(
