@@ -36,6 +36,7 @@ pub mod app;
 pub mod broker;
 pub mod cli;
 pub mod docker;
+pub mod experiment;
 pub mod faults;
 pub mod load;
 pub mod logging;
