@@ -217,6 +217,45 @@ pub async fn apply(
     }
 }
 
+/// The services of the data plane in `mode` (the gateway has no admin API).
+pub fn services_of(mode: Mode) -> Vec<(Service, Mode)> {
+    Service::ALL
+        .iter()
+        .filter(|s| **s != Service::Gateway)
+        .map(|s| (*s, mode))
+        .collect()
+}
+
+/// One admin call to one service: `method path` with the token and an optional JSON body;
+/// the answer's JSON, or why not.
+pub async fn call(
+    http: &reqwest::Client,
+    settings: &AdminSettings,
+    (service, mode): (Service, Mode),
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let Some(token) = settings.token.as_deref() else {
+        anyhow::bail!("no admin token: set {TOKEN_ENV} or run `ms-tui up` (compose/.env)");
+    };
+    let url = format!("http://{}:{}{path}", settings.host, service.port(mode));
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{mode}/{service} {path}: {e}"))?;
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{mode}/{service} {path}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The command line: `ms-tui` opens the control room (bringing the stack up first when it is
 //! not running), `ms-tui up | down | status` manage the stack without it, `ms-tui load` drives
-//! load headless, `ms-tui fault` makes, lists and clears faults headless.
+//! load headless, `ms-tui fault` makes, lists and clears faults headless, `ms-tui run` runs
+//! an experiment and `ms-tui compare` sets two results side by side.
 //!
 //! `--help` answers the questions a first-time user has: the keys (from the keymap's own
 //! table), the environment variables, where the log file is.
@@ -10,7 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::app::keys::HELP;
 use std::process::ExitCode;
 
-use crate::{admin, app, broker, faults, load, logging, stack};
+use crate::{admin, app, broker, experiment, faults, load, logging, stack};
 
 /// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
 /// (RabbitMQ) microservices behave under the same flows, load and failures.
@@ -62,6 +63,14 @@ pub enum Cmd {
     /// service; partition, pause, stop, kill on the platform), list the faults in force
     /// (--list) or revert them all (--clear); exit 2 on bad input, with nothing changed.
     Fault(faults::headless::FaultArgs),
+    /// Run an experiment (a built-in's name or a TOML file): load, timed faults, a grace for
+    /// completions, then the figures — accepted, completed, lost, duplicated — judged against
+    /// its thresholds, written to results/<name>-<time>/ (result.json, report.md,
+    /// timeline.svg). Exit 0 every threshold held, 1 one failed or interrupted, 2 bad input
+    /// or the stack is not up.
+    Run(experiment::headless::RunArgs),
+    /// Print two experiment results side by side with their differences.
+    Compare(experiment::compare::CompareArgs),
 }
 
 /// Parses the command line with the generated help text and runs the chosen command.
@@ -84,6 +93,8 @@ pub async fn main() -> anyhow::Result<ExitCode> {
         Some(Cmd::Status(options)) => status(&options).await,
         Some(Cmd::Load(args)) => load::headless::run(args).await,
         Some(Cmd::Fault(args)) => faults::headless::run(args).await,
+        Some(Cmd::Run(args)) => experiment::headless::run(args).await,
+        Some(Cmd::Compare(args)) => experiment::compare::run(args),
         None => {
             let notice = if cli.no_up {
                 None

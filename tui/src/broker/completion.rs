@@ -158,6 +158,7 @@ mod tests {
             outcome: Outcome::Expected(202),
             latency: Duration::from_millis(3),
             intended_at: at,
+            degraded: false,
         }
     }
 

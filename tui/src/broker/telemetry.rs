@@ -49,7 +49,9 @@ pub async fn run(
     }
 }
 
-async fn subscribe(url: &str) -> lapin::Result<(Connection, Consumer)> {
+/// A private queue bound to every completion event (the experiment runner's collector uses it
+/// too).
+pub async fn subscribe(url: &str) -> lapin::Result<(Connection, Consumer)> {
     let props =
         ConnectionProperties::default().with_connection_name("ms-tui completion events".into());
     let connection = Connection::connect(url, props).await?;

@@ -17,11 +17,14 @@
 
 pub mod accounting;
 pub mod builtin;
+pub mod collect;
 pub mod compare;
 pub mod effects;
+pub mod environment;
 pub mod headless;
 pub mod report;
 pub mod result;
 pub mod runner;
 pub mod spec;
+pub mod steps;
 pub mod threshold;

@@ -68,6 +68,12 @@ impl Faults {
         Ok(Platform::new(docker, self.project.clone()))
     }
 
+    /// A plain lifecycle action (an experiment's `start` after its `kill`): not a fault, so
+    /// nothing is held or reverted for it.
+    pub async fn act(&mut self, target: &FaultTarget, action: Action) -> anyhow::Result<()> {
+        self.platform().await?.act(target, action).await
+    }
+
     /// Makes `request`'s fault; it is ours from then on.
     pub async fn apply(&mut self, request: &FaultRequest) -> anyhow::Result<ActiveFault> {
         check(&request.target, &request.kind)?;

@@ -70,6 +70,8 @@ pub struct Sample {
     pub latency: Duration,
     /// Wall-clock intended send time, comparable with completion events' `at`.
     pub intended_at: chrono::DateTime<chrono::Utc>,
+    /// A 2xx whose body says its effect failed (see [`is_degraded`]).
+    pub degraded: bool,
 }
 
 /// A running load; dropping it does not stop it — call [`LoadHandle::stop`].
@@ -275,11 +277,13 @@ impl Run {
         let intended_at = chrono::Utc::now()
             - chrono::Duration::from_std(Instant::now().saturating_duration_since(start))
                 .unwrap_or_default();
+        let mut degraded = false;
         let answer = match builder.send().await {
             // The body is read so the time covers the whole answer, as oha's does.
             Ok(response) => {
                 let status = response.status().as_u16();
-                let _ = response.bytes().await;
+                let body = response.bytes().await.unwrap_or_default();
+                degraded = (200..300).contains(&status) && is_degraded(&body);
                 Some(status)
             }
             Err(_) => None,
@@ -300,9 +304,25 @@ impl Run {
                 outcome,
                 latency,
                 intended_at,
+                degraded,
             });
         }
     }
+}
+
+/// Whether an accepted answer says its effect failed: sync S1's `welcome_email_sent: false`,
+/// a non-empty `warnings` list (S3's fan-out, S7/S8's notifications). Only bodies that
+/// mention either are parsed, so the common answer costs a substring search.
+pub fn is_degraded(body: &[u8]) -> bool {
+    let mentions = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    if !mentions(b"\"warnings\"") && !mentions(b"\"welcome_email_sent\"") {
+        return false;
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    value["welcome_email_sent"] == serde_json::Value::Bool(false)
+        || value["warnings"].as_array().is_some_and(|w| !w.is_empty())
 }
 
 /// `base` with `path_and_query` appended to its path, as `format!("{base}{path}")` would give,
@@ -363,6 +383,21 @@ mod tests {
             timed_from(due + Duration::from_millis(1), due),
             due + Duration::from_millis(1)
         );
+    }
+
+    #[test]
+    fn an_answer_is_degraded_only_when_its_body_says_the_effect_failed() {
+        assert!(is_degraded(
+            br#"{"welcome_email_sent":false,"warnings":["email down"]}"#
+        ));
+        assert!(is_degraded(
+            br#"{"status":"updated","warnings":["cache: 503"]}"#
+        ));
+        assert!(!is_degraded(
+            br#"{"welcome_email_sent":true,"warnings":[]}"#
+        ));
+        assert!(!is_degraded(br#"{"id":1}"#));
+        assert!(!is_degraded(b"not json \"warnings\""));
     }
 
     #[test]
