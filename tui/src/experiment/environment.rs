@@ -87,7 +87,15 @@ async fn images() -> BTreeMap<String, String> {
                 labels.get(crate::docker::labels::MODE_KEY)?,
                 labels.get(crate::docker::labels::SERVICE_KEY)?
             );
-            Some((name, config.image.unwrap_or_default()))
+            // The tag alone says nothing after a rebuild: the image id does.
+            let id = inspect.image.unwrap_or_default();
+            let id = id
+                .strip_prefix("sha256:")
+                .unwrap_or(&id)
+                .get(..12)
+                .unwrap_or("")
+                .to_owned();
+            Some((name, format!("{} {id}", config.image.unwrap_or_default())))
         })
         .collect()
 }
