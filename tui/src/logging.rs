@@ -55,7 +55,12 @@ pub fn init() -> PathBuf {
         .with_target(false)
         .without_time()
         .with_filter(LevelFilter::WARN)
-        .with_filter(filter_fn(|_| !SCREEN_OWNED.load(Ordering::Relaxed)));
+        // lapin logs every failed connect at ERROR; during a broker outage an experiment
+        // stages on purpose that is a screenful a second. Its callers say what the broker's
+        // state means in their own words; the file keeps lapin's.
+        .with_filter(filter_fn(|meta| {
+            !SCREEN_OWNED.load(Ordering::Relaxed) && !meta.target().starts_with("lapin")
+        }));
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(file_layer)

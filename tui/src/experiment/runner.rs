@@ -211,7 +211,7 @@ async fn run_round(
             phase: phase.into(),
         });
     };
-    let note = |kind: &str, target: &str, detail: String| {
+    let note_at = |t_s: f64, kind: &str, target: &str, detail: String| {
         let detail = if several {
             format!("[{name}] {detail}")
         } else {
@@ -221,18 +221,24 @@ async fn run_round(
             events,
             progress,
             Event {
-                t_s: 0.0,
+                t_s,
                 kind: kind.into(),
                 target: target.into(),
                 detail,
             },
         );
     };
+    // Setup happens before the load's clock starts: at 0 on its axis.
+    let note = |kind: &str, target: &str, detail: String| note_at(0.0, kind, target, detail);
     phase("setup");
     let modes: Vec<Mode> = round.lanes.iter().map(|l| l.mode).collect();
     if plan.reset {
         reset(http, &env.admin, &modes).await.map_err(RunError)?;
         note("phase", "", "data reset (POST /admin/reset)".into());
+    }
+    if plan.restock > 0 {
+        restock(http, &env.admin, &modes, plan.restock).await.map_err(RunError)?;
+        note("phase", "", format!("restocked +{} per product", plan.restock));
     }
     let stock_before = match (plan.invariants.contains(&InvariantCheck::Stock), effects) {
         (true, Some(effects)) => Some(stock(effects, &modes).await),
@@ -377,7 +383,7 @@ async fn run_round(
     let _ = steps_task.await;
     put_back(http, &env.admin, &restore).await;
     if !restore.is_empty() {
-        note("knob", "", "setup knobs restored".into());
+        note_at(start.elapsed().as_secs_f64(), "knob", "", "setup knobs restored".into());
     }
     phase("accounting");
     let mut summaries = Vec::new();
@@ -695,6 +701,34 @@ async fn reset(
     } else {
         Err(format!("the data reset failed: {}", failed.join("; ")))
     }
+}
+
+/// The products the inventory is seeded with (its migration).
+const SEEDED_PRODUCTS: [u32; 4] = [1, 2, 3, 4];
+
+async fn restock(
+    http: &reqwest::Client,
+    settings: &AdminSettings,
+    modes: &[Mode],
+    units: u32,
+) -> Result<(), String> {
+    let body = serde_json::json!({ "quantity": units });
+    for mode in modes {
+        for product in SEEDED_PRODUCTS {
+            let url = format!(
+                "http://{}:{}/products/{product}/stock",
+                settings.host,
+                scenario::Service::Inventory.port(*mode)
+            );
+            let answer = http.put(url).json(&body).send().await;
+            match answer {
+                Ok(a) if a.status().is_success() => {}
+                Ok(a) => return Err(format!("restocking {mode} product {product}: {}", a.status())),
+                Err(e) => return Err(format!("restocking {mode} product {product}: {e}")),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn put_back(

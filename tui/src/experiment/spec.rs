@@ -74,6 +74,9 @@ pub struct SetupFile {
     /// `POST /admin/reset` on every service of the modes first: seed data back, stock
     /// restocked, what the services recorded emptied (default true).
     pub reset: Option<bool>,
+    /// Units added to every seeded product's stock after the reset (inventory's
+    /// `PUT /products/{id}/stock`), so a long or heavy run never runs out mid-way.
+    pub restock: Option<u32>,
     /// Knobs for every service of the modes, restored afterwards.
     #[serde(default)]
     pub knobs: toml::Table,
@@ -115,6 +118,8 @@ pub struct Experiment {
     pub load: LoadShape,
     pub uncapped: bool,
     pub reset: bool,
+    /// Units added to each seeded product after the reset.
+    pub restock: u32,
     /// Knobs for every service of the run's modes.
     pub knobs: serde_json::Map<String, serde_json::Value>,
     pub steps: Vec<Step>,
@@ -348,6 +353,7 @@ fn check(file: ExperimentFile) -> Checked<Experiment> {
         load,
         uncapped: file.uncapped,
         reset: file.setup.reset.unwrap_or(true),
+        restock: file.setup.restock.unwrap_or(0),
         knobs,
         steps,
         grace,

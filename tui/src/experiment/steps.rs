@@ -118,8 +118,14 @@ impl StepsCtx {
     }
 
     fn event(&self, kind: &str, target: &str, detail: String) {
+        self.event_at(self.t(), kind, target, detail);
+    }
+
+    /// An event at `t_s`: a step's is when it began (a `docker stop` takes seconds, and the
+    /// fault starts with it, not when the engine answers).
+    fn event_at(&self, t_s: f64, kind: &str, target: &str, detail: String) {
         let event = Event {
-            t_s: self.t(),
+            t_s,
             kind: kind.into(),
             target: target.into(),
             detail,
@@ -145,6 +151,7 @@ impl StepsCtx {
             } => {
                 let mut keys = Vec::new();
                 for target in self.targets(service, step) {
+                    let began = self.t();
                     let request = FaultRequest {
                         target: target.clone(),
                         kind: kind.clone(),
@@ -156,7 +163,7 @@ impl StepsCtx {
                     };
                     match self.faults.apply(&request).await {
                         Ok(fault) => {
-                            self.event("fault", &target.label(), fault.kind.dose());
+                            self.event_at(began, "fault", &target.label(), fault.kind.dose());
                             keys.push(fault.key());
                             if !kind.is_service_fault() {
                                 touched.push(target);
@@ -170,8 +177,9 @@ impl StepsCtx {
             Action::Container { service, verb } => {
                 for target in self.targets(service, step) {
                     let action = verb.action();
+                    let began = self.t();
                     match self.faults.act(&target, action).await {
-                        Ok(()) => self.event("action", &target.label(), action.verb().into()),
+                        Ok(()) => self.event_at(began, "action", &target.label(), action.verb().into()),
                         Err(e) => self.event("error", &target.label(), format!("{e:#}")),
                     }
                     if matches!(
