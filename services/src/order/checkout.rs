@@ -27,7 +27,7 @@ use common::events::{
 };
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, Mode, http};
+use common::{ApiError, Mode, correlation, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -161,14 +161,16 @@ async fn insert_pipeline_order(
 ) -> Result<i64, ApiError> {
     let items = serde_json::to_string(&p.items).map_err(ApiError::internal)?;
     Ok(sqlx::query_scalar(
-        "INSERT INTO orders (order_uuid, kind, status, user_id, user_email, items, total_amount)
-         VALUES ($1, 'checkout', 'pending', $2, $3, $4::jsonb, $5) RETURNING id",
+        "INSERT INTO orders (order_uuid, kind, status, user_id, user_email, items, total_amount,
+             correlation_id)
+         VALUES ($1, 'checkout', 'pending', $2, $3, $4::jsonb, $5, $6) RETURNING id",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(p.user_id.key())
     .bind(&p.user_email)
     .bind(items)
     .bind(p.total)
+    .bind(correlation::current())
     .fetch_one(db)
     .await?)
 }
@@ -355,13 +357,14 @@ async fn insert_showdown_order(
     status: &str,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO orders (order_uuid, kind, status, client_ref, total_amount)
-         VALUES ($1, 'showdown', $2, $3, $4) RETURNING id",
+        "INSERT INTO orders (order_uuid, kind, status, client_ref, total_amount, correlation_id)
+         VALUES ($1, 'showdown', $2, $3, $4, $5) RETURNING id",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(status)
     .bind(request.order_id.key())
     .bind(request.amount)
+    .bind(correlation::current())
     .fetch_one(db)
     .await
 }

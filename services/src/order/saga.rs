@@ -20,7 +20,7 @@ use common::events::{
 };
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
-use common::{ApiError, http};
+use common::{ApiError, correlation, http};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -64,12 +64,13 @@ async fn insert_pending(
     quantity: i32,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO orders (order_uuid, kind, product_id, quantity, status)
-         VALUES ($1, 'saga', $2, $3, 'pending') RETURNING id",
+        "INSERT INTO orders (order_uuid, kind, product_id, quantity, status, correlation_id)
+         VALUES ($1, 'saga', $2, $3, 'pending', $4) RETURNING id",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(product_id)
     .bind(quantity)
+    .bind(correlation::current())
     .fetch_one(db)
     .await
 }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use chrono::Utc;
 use common::events::{Notification, Ref, notification_kind};
 use common::extract::Json;
-use common::{ApiError, Mode, http};
+use common::{ApiError, Mode, correlation, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -152,13 +152,14 @@ async fn record_and_notify(
     let items_json = serde_json::to_string(items).map_err(ApiError::internal)?;
     let mut tx = ctx.db.begin().await?;
     sqlx::query(
-        "INSERT INTO orders (order_uuid, kind, status, user_id, items, total_amount)
-         VALUES ($1, 'stock', 'confirmed', $2, $3::jsonb, $4)",
+        "INSERT INTO orders (order_uuid, kind, status, user_id, items, total_amount, correlation_id)
+         VALUES ($1, 'stock', 'confirmed', $2, $3::jsonb, $4, $5)",
     )
     .bind(order_uuid)
     .bind(user_id.key())
     .bind(items_json)
     .bind(total)
+    .bind(correlation::current())
     .execute(&mut *tx)
     .await?;
     let confirmation = Notification {

@@ -17,6 +17,7 @@
 mod ui_fixtures;
 
 mod broker_probe;
+mod experiment_effects;
 mod load_engine;
 mod ui_containers;
 mod ui_logs;
