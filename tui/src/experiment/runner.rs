@@ -812,10 +812,16 @@ fn stock_check(
                 new.product_id
             ));
         }
-        if new.reserved != 0 {
+        if new.reserved != 0 || new.held_reservations != 0 {
             problems.push(format!(
-                "product {}: {} left reserved",
-                new.product_id, new.reserved
+                "product {}: {} units left reserved ({} reservations still held)",
+                new.product_id, new.reserved, new.held_reservations
+            ));
+        }
+        if new.reserved != new.held_units {
+            problems.push(format!(
+                "product {}: the stock says {} reserved, the reservations {}",
+                new.product_id, new.reserved, new.held_units
             ));
         }
     }
