@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::result::{Environment, Event, ModeResult, RunResult, SecondRow, Verdict};
@@ -515,6 +517,8 @@ const SIZE: (u32, u32) = (1000, 900);
 const FONT: &str = "sans-serif";
 /// The log axis' floor: a zero (or a sub-microsecond timer artefact) is drawn on it.
 const LOG_FLOOR_MS: f64 = 0.01;
+/// The column beside each panel that holds its key.
+const KEY_WIDTH: i32 = 170;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
@@ -636,24 +640,17 @@ fn latency_panel(area: &Area, f: &Frame) -> anyhow::Result<()> {
             name: "done p99",
             pick: |r| r.done_p99_ms,
             dashed: true,
-            thick: false,
+            thick: true,
         },
     ];
     let (lo, hi) = log_bounds(f, &lines);
-    let mut chart = ChartBuilder::on(area)
-        .margin(6)
-        .caption("latency per second, log scale", (FONT, 14))
-        .x_label_area_size(20)
-        .y_label_area_size(70)
+    let (plot, key) = split_key(area);
+    let mut chart = chart_builder(&plot, "latency per second (log scale)")
         .build_cartesian_2d(f.x.clone(), (lo..hi).log_scale())?;
-    chart
-        .configure_mesh()
-        .y_label_formatter(&|v| fmt_ms(*v))
-        .x_label_formatter(&|t| format!("{t:.0} s"))
-        .draw()?;
-    let drawn = plot_lines(&mut chart, f, &lines, lo)?;
+    draw_mesh(&mut chart, &|v| fmt_ms(*v))?;
+    let keys = plot_lines(&mut chart, f, &lines, lo)?;
     draw_events(&mut chart, f, lo..hi, true)?;
-    legend(&mut chart, drawn)
+    draw_key(&key, &keys)
 }
 
 fn throughput_panel(area: &Area, f: &Frame) -> anyhow::Result<()> {
@@ -668,7 +665,7 @@ fn throughput_panel(area: &Area, f: &Frame) -> anyhow::Result<()> {
             name: "completed/s",
             pick: |r| Some(r.completed as f64),
             dashed: true,
-            thick: false,
+            thick: true,
         },
     ];
     linear_panel(area, f, "throughput per second", &lines)
@@ -708,20 +705,49 @@ fn queue_panel(area: &Area, f: &Frame) -> anyhow::Result<()> {
 fn linear_panel(area: &Area, f: &Frame, caption: &str, lines: &[Line]) -> anyhow::Result<()> {
     let top = values(f, lines).fold(0.0_f64, f64::max);
     let hi = (top * 1.15).max(1.0);
-    let mut chart = ChartBuilder::on(area)
+    let (plot, key) = split_key(area);
+    let mut chart = chart_builder(&plot, caption).build_cartesian_2d(f.x.clone(), 0.0..hi)?;
+    draw_mesh(&mut chart, &|v| format!("{v:.0}"))?;
+    let keys = plot_lines(&mut chart, f, lines, 0.0)?;
+    draw_events(&mut chart, f, 0.0..hi, false)?;
+    draw_key(&key, &keys)
+}
+
+/// The key goes in its own column beside each panel: drawn over the plot it would hide the
+/// very seconds a fault makes interesting. Every panel is split alike, so the time axes align.
+fn split_key<'a>(area: &Area<'a>) -> (Area<'a>, Area<'a>) {
+    let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(i32::MAX);
+    area.split_horizontally((width - KEY_WIDTH).max(width / 2))
+}
+
+fn chart_builder<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
         .margin(6)
         .caption(caption, (FONT, 14))
         .x_label_area_size(20)
-        .y_label_area_size(70)
-        .build_cartesian_2d(f.x.clone(), 0.0..hi)?;
+        .y_label_area_size(70);
+    builder
+}
+
+fn draw_mesh<Y>(
+    chart: &mut Chart<'_, '_, Y>,
+    y_label: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.15))
+        .y_label_formatter(y_label)
         .x_label_formatter(&|t| format!("{t:.0} s"))
         .draw()?;
-    let drawn = plot_lines(&mut chart, f, lines, 0.0)?;
-    draw_events(&mut chart, f, 0.0..hi, false)?;
-    legend(&mut chart, drawn)
+    Ok(())
 }
 
 /// Every finite value the panel's lines will draw.
@@ -750,34 +776,48 @@ fn log_bounds(f: &Frame, lines: &[Line]) -> (f64, f64) {
     (lo, hi)
 }
 
+/// One entry of a panel's key.
+struct Key {
+    label: String,
+    style: ShapeStyle,
+    dashed: bool,
+}
+
 /// Draws each line of each mode, split where a second has no value (a gap, not a slope to
-/// zero); values below `floor` sit on it. Returns whether anything was labelled.
+/// zero); values below `floor` sit on it. Returns the key entries of the lines drawn.
 fn plot_lines<Y>(
     chart: &mut Chart<'_, '_, Y>,
     f: &Frame,
     lines: &[Line],
     floor: f64,
-) -> anyhow::Result<bool>
+) -> anyhow::Result<Vec<Key>>
 where
     Y: Ranged<ValueType = f64>,
 {
-    let mut labelled = false;
-    for (key, colour) in &f.modes {
-        let Some(rows) = f.result.series.get(*key) else {
+    let mut keys = Vec::new();
+    for (mode, colour) in &f.modes {
+        let Some(rows) = f.result.series.get(*mode) else {
             continue;
         };
         for line in lines {
             let style = if line.thick {
                 colour.stroke_width(2)
             } else {
-                colour.mix(0.7).stroke_width(1)
+                colour.mix(0.6).stroke_width(1)
             };
-            let label = format!("{key} {}", line.name);
             let segments = segments(rows, line.pick, floor);
-            labelled |= plot_segments(chart, &segments, style, line.dashed, label)?;
+            if segments.is_empty() {
+                continue;
+            }
+            plot_segments(chart, &segments, style, line.dashed)?;
+            keys.push(Key {
+                label: format!("{mode} {}", line.name),
+                style,
+                dashed: line.dashed,
+            });
         }
     }
-    Ok(labelled)
+    Ok(keys)
 }
 
 fn segments(
@@ -800,31 +840,40 @@ fn segments(
     out
 }
 
-/// One line's segments, the legend entry on the first. A lone point gets a dot, since a
-/// one-point path draws nothing.
+/// A lone point gets a dot, since a one-point path draws nothing.
 fn plot_segments<Y>(
     chart: &mut Chart<'_, '_, Y>,
     segments: &[Vec<(f64, f64)>],
     style: ShapeStyle,
     dashed: bool,
-    label: String,
-) -> anyhow::Result<bool>
+) -> anyhow::Result<()>
 where
     Y: Ranged<ValueType = f64>,
 {
-    for (i, seg) in segments.iter().enumerate() {
-        let anno = if dashed && seg.len() > 1 {
-            chart.draw_series(DashedLineSeries::new(seg.iter().copied(), 6, 4, style))?
+    for seg in segments {
+        if dashed && seg.len() > 1 {
+            chart.draw_series(DashedLineSeries::new(seg.iter().copied(), 6, 4, style))?;
         } else {
             let point = if seg.len() == 1 { 2 } else { 0 };
-            chart.draw_series(LineSeries::new(seg.iter().copied(), style).point_size(point))?
-        };
-        if i == 0 {
-            anno.label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            chart.draw_series(LineSeries::new(seg.iter().copied(), style).point_size(point))?;
         }
     }
-    Ok(!segments.is_empty())
+    Ok(())
+}
+
+fn draw_key(area: &Area, keys: &[Key]) -> anyhow::Result<()> {
+    let text = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
+    for (i, key) in keys.iter().enumerate() {
+        let y = 30 + 15 * i32::try_from(i).unwrap_or(i32::MAX / 16);
+        let sample = [(6, y), (30, y)];
+        if key.dashed {
+            area.draw(&DashedPathElement::new(sample, 5, 3, key.style))?;
+        } else {
+            area.draw(&PathElement::new(sample, key.style))?;
+        }
+        area.draw_text(&key.label, &text, (36, y - 6))?;
+    }
+    Ok(())
 }
 
 /// Each event a vertical line over the whole panel; its label (`fault async/email`) only on
@@ -876,23 +925,6 @@ fn event_colour(kind: &str) -> RGBColor {
         "revert" => RGBColor(0, 140, 60),
         _ => RGBColor(110, 110, 110),
     }
-}
-
-fn legend<'a, 'b: 'a, Y>(chart: &mut Chart<'a, 'b, Y>, drawn: bool) -> anyhow::Result<()>
-where
-    Y: Ranged<ValueType = f64>,
-{
-    if !drawn {
-        return Ok(());
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 11))
-        .draw()?;
-    Ok(())
 }
 
 #[cfg(test)]
