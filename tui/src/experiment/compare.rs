@@ -144,6 +144,10 @@ pub(crate) fn change(a: &Value, b: &Value) -> String {
         return format!("{shown_a} → {shown_b}");
     };
     let d = y - x;
+    // Shown apart but no difference in number: refusals moved between statuses, say.
+    if d == 0.0 {
+        return format!("{shown_a} → {shown_b}");
+    }
     let sign = if d < 0.0 { "-" } else { "+" };
     let magnitude = match a {
         Value::Count(_) | Value::Refused(_) => format!("{:.0}", d.abs()),

@@ -16,6 +16,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::result::{Environment, Event, ModeResult, RunResult, SecondRow, Verdict};
 use crate::load::stats::format_latency;
@@ -374,6 +375,9 @@ fn md_loss(out: &mut String, r: &RunResult, keys: &[&str]) -> fmt::Result {
         .iter()
         .filter_map(|k| r.modes.get(*k).map(|m| (*k, m)))
         .collect();
+    if keyed.is_empty() {
+        return writeln!(out, "No mode ran.\n");
+    }
     for (key, m) in &keyed {
         let source = if m.loss_source.is_empty() {
             "not stated"
@@ -707,7 +711,7 @@ fn linear_panel(area: &Area, f: &Frame, caption: &str, lines: &[Line]) -> anyhow
     let hi = (top * 1.15).max(1.0);
     let (plot, key) = split_key(area);
     let mut chart = chart_builder(&plot, caption).build_cartesian_2d(f.x.clone(), 0.0..hi)?;
-    draw_mesh(&mut chart, &|v| format!("{v:.0}"))?;
+    draw_mesh(&mut chart, &fmt_axis_count)?;
     let keys = plot_lines(&mut chart, f, lines, 0.0)?;
     draw_events(&mut chart, f, 0.0..hi, false)?;
     draw_key(&key, &keys)
@@ -744,10 +748,21 @@ where
         .configure_mesh()
         .light_line_style(BLACK.mix(0.04))
         .bold_line_style(BLACK.mix(0.15))
+        .y_labels(6)
         .y_label_formatter(y_label)
         .x_label_formatter(&|t| format!("{t:.0} s"))
         .draw()?;
     Ok(())
+}
+
+/// Whole counts as such; a short axis (errors in 0..1) gets its tenths instead of ten zeros
+/// and ones.
+fn fmt_axis_count(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// Every finite value the panel's lines will draw.
@@ -900,11 +915,20 @@ where
             chart.draw_series(LineSeries::new(points, style))?;
         }
         if labels {
-            let text = TextStyle::from((FONT, 11).into_font()).color(&colour);
             let dy = 2 + 12 * (i % 3) as i32;
+            // Near the right edge the label would run into the key: it goes left of its line.
+            let width = f.x.end - f.x.start;
+            let (anchor, dx) = if (event.t_s - f.x.start) > 0.8 * width {
+                (HPos::Right, -3)
+            } else {
+                (HPos::Left, 3)
+            };
+            let text = TextStyle::from((FONT, 11).into_font())
+                .color(&colour)
+                .pos(Pos::new(anchor, VPos::Top));
             chart.plotting_area().draw(
                 &(EmptyElement::at((event.t_s, y.end))
-                    + Text::new(event_label(event), (3, dy), text)),
+                    + Text::new(event_label(event), (dx, dy), text)),
             )?;
         }
     }
