@@ -237,8 +237,14 @@ async fn run_round(
         note("phase", "", "data reset (POST /admin/reset)".into());
     }
     if plan.restock > 0 {
-        restock(http, &env.admin, &modes, plan.restock).await.map_err(RunError)?;
-        note("phase", "", format!("restocked +{} per product", plan.restock));
+        restock(http, &env.admin, &modes, plan.restock)
+            .await
+            .map_err(RunError)?;
+        note(
+            "phase",
+            "",
+            format!("restocked +{} per product", plan.restock),
+        );
     }
     let stock_before = match (plan.invariants.contains(&InvariantCheck::Stock), effects) {
         (true, Some(effects)) => Some(stock(effects, &modes).await),
@@ -383,7 +389,12 @@ async fn run_round(
     let _ = steps_task.await;
     put_back(http, &env.admin, &restore).await;
     if !restore.is_empty() {
-        note_at(start.elapsed().as_secs_f64(), "knob", "", "setup knobs restored".into());
+        note_at(
+            start.elapsed().as_secs_f64(),
+            "knob",
+            "",
+            "setup knobs restored".into(),
+        );
     }
     phase("accounting");
     let mut summaries = Vec::new();
@@ -493,25 +504,29 @@ async fn gather(mut samples: mpsc::Receiver<Sample>, into: Answers) {
     }
 }
 
-/// Requests accepted and not completed yet by telemetry, over every mode.
+/// Async requests accepted and not completed yet by telemetry. A sync flow completes inside
+/// its request or never (its e-mail was not sent): once its load is over there is nothing to
+/// wait for.
 fn waiting(
     scenario: scenario::ScenarioId,
     answers: &Answers,
     events: &[common::completion::CompletionEvent],
 ) -> u64 {
-    let all = answers.lock().map(|a| a.clone()).unwrap_or_default();
-    Mode::ALL
-        .iter()
-        .map(|mode| {
-            let mine: Vec<Answer> = all
-                .iter()
-                .filter(|(m, _)| m == mode)
+    let mine: Vec<Answer> = answers
+        .lock()
+        .map(|all| {
+            all.iter()
+                .filter(|(m, _)| *m == Mode::Async)
                 .map(|(_, a)| a.clone())
-                .collect();
-            let theirs: Vec<_> = events.iter().filter(|e| e.mode == *mode).cloned().collect();
-            accounting::account(scenario, &mine, &theirs, None).lost
+                .collect()
         })
-        .sum()
+        .unwrap_or_default();
+    let theirs: Vec<_> = events
+        .iter()
+        .filter(|e| e.mode == Mode::Async)
+        .cloned()
+        .collect();
+    accounting::account(scenario, &mine, &theirs, None).lost
 }
 
 fn second_row(t: Duration, window: &Summary, depth: Option<u64>) -> SecondRow {
@@ -723,7 +738,12 @@ async fn restock(
             let answer = http.put(url).json(&body).send().await;
             match answer {
                 Ok(a) if a.status().is_success() => {}
-                Ok(a) => return Err(format!("restocking {mode} product {product}: {}", a.status())),
+                Ok(a) => {
+                    return Err(format!(
+                        "restocking {mode} product {product}: {}",
+                        a.status()
+                    ));
+                }
                 Err(e) => return Err(format!("restocking {mode} product {product}: {e}")),
             }
         }

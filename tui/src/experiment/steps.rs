@@ -179,7 +179,9 @@ impl StepsCtx {
                     let action = verb.action();
                     let began = self.t();
                     match self.faults.act(&target, action).await {
-                        Ok(()) => self.event_at(began, "action", &target.label(), action.verb().into()),
+                        Ok(()) => {
+                            self.event_at(began, "action", &target.label(), action.verb().into())
+                        }
                         Err(e) => self.event("error", &target.label(), format!("{e:#}")),
                     }
                     if matches!(
