@@ -118,7 +118,8 @@ pub(super) fn mode_result(
         },
         recovery_s,
         recovered,
-        backlog_at_end: figures.accepted.saturating_sub(figures.completed),
+        // What the queues still hold when the run ends (accepted minus completed is `lost`).
+        backlog_at_end: series.last().and_then(|r| r.queue_depth).unwrap_or(0),
     }
 }
 

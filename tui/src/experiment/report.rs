@@ -308,8 +308,8 @@ fn md_figures(out: &mut String, r: &RunResult, keys: &[&str]) -> fmt::Result {
         out,
         "\n*ack*: time to the answer. *done*: time to the flow's effect, from the intended \
          send time. *lost*: accepted but never completed; *duplicated*: completed more than \
-         once; *degraded*: a 2xx whose body says part of the work failed; *backlog*: accepted \
-         and still waiting at the end. *recovery*: from the last fault's revert to the first \
+         once; *degraded*: a 2xx whose body says part of the work failed; *backlog*: messages \
+         still in the scenario's queues at the end. *recovery*: from the last fault's revert to the first \
          second back within bounds.\n"
     )
 }

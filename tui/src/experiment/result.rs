@@ -98,7 +98,7 @@ pub struct ModeResult {
     pub recovery_s: Option<f64>,
     /// A fault ran and the mode came back within bounds before the run ended.
     pub recovered: Option<bool>,
-    /// Flows still waiting at the end (accepted, no effect yet).
+    /// Ready messages in the scenario's queues at the end (async; 0 for sync).
     pub backlog_at_end: u64,
 }
 
