@@ -51,6 +51,8 @@ pub enum Intent {
     ToggleChart,
     /// `v`: the next view (measure, timeline, operate).
     NextView,
+    /// `e`: the experiment picker, or the running experiment's progress.
+    Experiment,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -91,6 +93,7 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('x') => Intent::RevertFaults,
         KeyCode::Char('t') => Intent::ToggleChart,
         KeyCode::Char('v') => Intent::NextView,
+        KeyCode::Char('e') => Intent::Experiment,
         _ => return None,
     })
 }
@@ -176,6 +179,24 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Experiments (the same runs as `ms-tui run`; a report in results/)",
+        &[
+            (
+                "e",
+                "pick a built-in experiment; while one runs, its progress",
+            ),
+            (
+                "  ↑ ↓ (j k), Enter",
+                "in the picker: choose / run it on the timeline (stops the l load)",
+            ),
+            (
+                "  Esc or s",
+                "in its progress: stop it (y/n first); faults revert, a partial report",
+            ),
+            ("  Esc, Enter", "on the verdict: close it"),
+        ],
+    ),
+    (
         "Logs",
         &[
             ("a", "all containers interleaved / only the selected one"),
@@ -224,6 +245,7 @@ mod tests {
         assert_eq!(intent(key(KeyCode::Char('x'))), Some(Intent::RevertFaults));
         assert_eq!(intent(key(KeyCode::Char('t'))), Some(Intent::ToggleChart));
         assert_eq!(intent(key(KeyCode::Char('v'))), Some(Intent::NextView));
+        assert_eq!(intent(key(KeyCode::Char('e'))), Some(Intent::Experiment));
     }
 
     #[test]
