@@ -2,7 +2,8 @@
 //! every integration binary links the whole dependency tree again, and on a 2-core CI machine
 //! a dozen of them cost more build time than the tests themselves.
 //!
-//! - `ui_*` (but the two below): insta snapshots of each pane on ratatui's `TestBackend`; the
+//! - `ui_*` (but the two below): insta snapshots of each pane and overlay (`ui_experiment`:
+//!   the `e` picker, a run's progress, its markers, the verdict) on ratatui's `TestBackend`; the
 //!   app log pane's is alone in `tests/applog.rs` (tui-logger's buffer is global).
 //! - `broker_probe`, `load_engine`: the queue sampler and the load engine against the real
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
@@ -19,6 +20,7 @@ mod ui_fixtures;
 mod broker_probe;
 mod load_engine;
 mod ui_containers;
+mod ui_experiment;
 mod ui_logs;
 mod ui_measure;
 mod ui_overlays;
