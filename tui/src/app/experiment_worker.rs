@@ -64,6 +64,8 @@ pub struct Setup {
     pub host: String,
     pub admin: AdminSettings,
     pub broker: BrokerSettings,
+    /// The repository (`--root`), where the databases' settings are found.
+    pub stack: crate::stack::StackOptions,
     /// Where result folders go (`results`, in the working directory, as `ms-tui run`).
     pub results: PathBuf,
 }
@@ -143,7 +145,7 @@ async fn run_one(
         host: setup.host.clone(),
         admin: setup.admin.clone(),
         broker: setup.broker.clone(),
-        db: discover_db().await,
+        db: discover_db(setup.stack.clone()).await,
     };
     let started = chrono::Utc::now();
     let dir = setup
@@ -196,12 +198,11 @@ async fn run_one(
 
 /// The databases for the accounting's rows, or none (telemetry only), found off the async
 /// threads: discovery may read files.
-async fn discover_db() -> Option<DbUrls> {
-    let found = tokio::task::spawn_blocking(|| {
-        DbUrls::discover(&crate::stack::StackOptions::default()).map_err(|e| format!("{e:#}"))
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+async fn discover_db(stack: crate::stack::StackOptions) -> Option<DbUrls> {
+    let found =
+        tokio::task::spawn_blocking(move || DbUrls::discover(&stack).map_err(|e| format!("{e:#}")))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
     found
         .map_err(|e| warn!("experiment: no database for the accounting ({e})"))
         .ok()
@@ -269,6 +270,7 @@ mod tests {
                 token: None,
             },
             broker: BrokerSettings::discover(&Default::default()),
+            stack: Default::default(),
             results: results.clone(),
         };
         let (commands, task) = spawn(setup, to_app);

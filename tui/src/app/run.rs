@@ -60,6 +60,8 @@ pub struct Options {
     pub broker: BrokerSettings,
     /// The admin token for the run-time knobs.
     pub admin: AdminSettings,
+    /// Where the repository is (`--root`): experiments find the databases through it.
+    pub stack: crate::stack::StackOptions,
 }
 
 /// The workers' inboxes, where `apply` routes `update`'s commands.
@@ -92,6 +94,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
             host: options.host.clone(),
             admin: options.admin.clone(),
             broker: options.broker.clone(),
+            stack: options.stack.clone(),
             results: std::path::PathBuf::from("results"),
         },
         to_app.clone(),

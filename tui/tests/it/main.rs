@@ -11,8 +11,9 @@
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
 //!   `stack_seeds` (the seed READMEs), `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `ui_docker_engine` (the
-//!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux) and
-//!   `ui_e2e_faults` (faults from the keyboard, in tmux).
+//!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
+//!   `ui_e2e_faults` (faults from the keyboard, in tmux) and `ui_e2e_experiment` (showdown
+//!   picked with `e` and run to its verdict, in tmux).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod ui_fixtures;
@@ -39,6 +40,8 @@ mod stack_faults;
 mod stack_seeds;
 #[cfg(feature = "stack-tests")]
 mod ui_docker_engine;
+#[cfg(feature = "stack-tests")]
+mod ui_e2e_experiment;
 #[cfg(feature = "stack-tests")]
 mod ui_e2e_faults;
 #[cfg(feature = "stack-tests")]
