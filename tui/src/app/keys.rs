@@ -137,6 +137,14 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "+ -",
                 "load rate one step up / down (capped by the catalogue)",
             ),
+            (
+                "e",
+                "experiments: ↑ ↓ j k choose, Enter runs one (l's load stops first)",
+            ),
+            (
+                "  e, Esc or s",
+                "while it runs: its progress / stop it (y/n first; a partial report)",
+            ),
         ],
     ),
     (
@@ -176,24 +184,6 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ),
             ("  Enter, Esc", "in the menu: inject it (y/n first) / close"),
             ("x", "revert every active fault now (y/n first)"),
-        ],
-    ),
-    (
-        "Experiments (the same runs as `ms-tui run`; a report in results/)",
-        &[
-            (
-                "e",
-                "pick a built-in experiment; while one runs, its progress",
-            ),
-            (
-                "  ↑ ↓ (j k), Enter",
-                "in the picker: choose / run it on the timeline (stops the l load)",
-            ),
-            (
-                "  Esc or s",
-                "in its progress: stop it (y/n first); faults revert, a partial report",
-            ),
-            ("  Esc, Enter", "on the verdict: close it"),
         ],
     ),
     (
