@@ -250,15 +250,25 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
             Command::Experiment(command) => {
                 if let Err(e) = workers.experiments.try_send(command) {
                     warn!("experiment worker: command not sent ({e})");
-                    let name = match e.into_inner() {
-                        ExperimentCommand::Start(plan) => plan.name,
-                        ExperimentCommand::Stop => "stop".into(),
-                    };
-                    let refused = ExperimentMsg::Failed {
-                        name,
-                        error: "the experiment worker is busy; try again".into(),
-                    };
-                    update(state, refused.into());
+                    match e.into_inner() {
+                        // Not started: `update` frees the slot and says why.
+                        ExperimentCommand::Start(plan) => {
+                            let refused = ExperimentMsg::Failed {
+                                name: plan.name,
+                                error: "the experiment worker is busy; try again".into(),
+                            };
+                            update(state, refused.into());
+                        }
+                        // The run goes on: it may be stopped again.
+                        ExperimentCommand::Stop => {
+                            if let Some(running) = state.experiments.running.as_mut() {
+                                running.stopping = false;
+                            }
+                            state.notice = Some(Notice::error(
+                                "the experiment worker is busy; stop it again (e, Esc)",
+                            ));
+                        }
+                    }
                 }
             }
             Command::Docker { target, action } => {
