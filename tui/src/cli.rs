@@ -107,6 +107,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                 host: cli.host.clone(),
                 broker: broker::BrokerSettings::discover(&cli.up.stack),
                 admin: admin::AdminSettings::discover(&cli.host, &cli.up.stack),
+                stack: cli.up.stack.clone(),
             };
             app::run(options, notice).await?;
             Ok(ExitCode::SUCCESS)

@@ -12,7 +12,7 @@
 //!   only writer, `view` only draws; workers talk to it over bounded channels).
 //! - [`ui`]: `view` and one file per pane (containers, logs, status line, help, confirmation,
 //!   the app's own log, scenarios, latency, queues, the timeline chart, the active-faults
-//!   panel, the fault menu), plus the layout and its views.
+//!   panel, the fault menu, the experiment overlays), plus the layout and its views.
 //! - [`docker`]: the one Docker layer — connect, the project's labels, containers and their
 //!   health, lifecycle actions guarded by the project label — and the control room's Docker
 //!   worker on it (events, stats and log-follow streams, reconnect with back-off). The stack

@@ -30,6 +30,13 @@ pub fn on_measure_key(state: &mut State, intent: Intent) -> Vec<Command> {
             vec![Command::Load(LoadCommand::Fire(m.selected))]
         }
         Intent::ToggleLoad => {
+            if let (None, Some(experiment)) = (m.loading, &state.experiments.running) {
+                state.notice = Some(Notice::error(format!(
+                    "experiment {} runs its own load: no second load beside it",
+                    experiment.plan.name
+                )));
+                return Vec::new();
+            }
             if let Some(running) = m.loading.take() {
                 state.notice = Some(Notice::info(format!("{running} load stopped")));
                 state.record(EventKind::Load, format!("load {running} stop"));

@@ -1,10 +1,12 @@
-//! Keys: a prompt takes them first (help, a confirmation, the fault menu, the filter), then
-//! the keymap's [`Intent`] acts on the focused pane or hands over to [`actions`] (containers,
-//! load) and [`faultkeys`] (faults).
+//! Keys: a prompt takes them first (help, a confirmation, the fault menu, the experiment
+//! overlays, the filter), then the keymap's [`Intent`] acts on the focused pane or hands over
+//! to [`actions`] (containers, load), [`faultkeys`] (faults) and [`experimentkeys`]
+//! (experiments).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::actions;
+use super::experimentkeys;
 use super::faultkeys;
 use super::keys::{Intent, intent};
 use super::logbuf::Scope;
@@ -52,6 +54,15 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         }
         Prompt::FaultMenu(menu) => return faultkeys::on_menu_key(state, menu, key),
         Prompt::ConfirmFault(command) => return faultkeys::on_confirm_key(state, command, key),
+        Prompt::ExperimentPicker(picker) => {
+            return experimentkeys::on_picker_key(state, picker, key);
+        }
+        Prompt::ExperimentProgress => return experimentkeys::on_progress_key(state, key),
+        Prompt::ConfirmStopExperiment => return experimentkeys::on_confirm_stop_key(state, key),
+        Prompt::Verdict => {
+            experimentkeys::on_verdict_key(state, key);
+            return Vec::new();
+        }
         Prompt::Filter { mut input } => {
             match key.code {
                 KeyCode::Enter => return Vec::new(),
@@ -117,6 +128,7 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
             return actions::on_action_key(state, intent);
         }
         Intent::FaultMenu => faultkeys::open_menu(state),
+        Intent::Experiment => experimentkeys::open(state),
         Intent::RevertFaults => return faultkeys::revert_all(state),
         Intent::ToggleChart => {
             state.chart = !state.chart;

@@ -51,6 +51,8 @@ pub enum Intent {
     ToggleChart,
     /// `v`: the next view (measure, timeline, operate).
     NextView,
+    /// `e`: the experiment picker, or the running experiment's progress.
+    Experiment,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -91,6 +93,7 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('x') => Intent::RevertFaults,
         KeyCode::Char('t') => Intent::ToggleChart,
         KeyCode::Char('v') => Intent::NextView,
+        KeyCode::Char('e') => Intent::Experiment,
         _ => return None,
     })
 }
@@ -133,6 +136,14 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             (
                 "+ -",
                 "load rate one step up / down (capped by the catalogue)",
+            ),
+            (
+                "e",
+                "experiments: ↑ ↓ j k choose, Enter runs one (l's load stops first)",
+            ),
+            (
+                "  e, Esc or s",
+                "while it runs: its progress / stop it (y/n first; a partial report)",
             ),
         ],
     ),
@@ -224,6 +235,7 @@ mod tests {
         assert_eq!(intent(key(KeyCode::Char('x'))), Some(Intent::RevertFaults));
         assert_eq!(intent(key(KeyCode::Char('t'))), Some(Intent::ToggleChart));
         assert_eq!(intent(key(KeyCode::Char('v'))), Some(Intent::NextView));
+        assert_eq!(intent(key(KeyCode::Char('e'))), Some(Intent::Experiment));
     }
 
     #[test]

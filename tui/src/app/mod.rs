@@ -10,7 +10,10 @@
 //! - [`msg`]: the messages in and the commands out.
 //! - [`state`]: the state and its small parts (focus, prompt, notice, Docker status).
 //! - [`update`]: the state's only writer; pure and unit-tested. Keys go through [`input`]
-//!   (prompts, panes), [`actions`] (container and load keys) and [`faultkeys`] (`i`, `x`).
+//!   (prompts, panes), [`actions`] (container and load keys), [`faultkeys`] (`i`, `x`) and
+//!   [`experimentkeys`] (`e`: the picker, the progress, the stop, the verdict).
+//! - [`experiment`]: the running experiment and the last verdict, from the reports of the
+//!   [`experiment_worker`] (the runner of `ms-tui run`, and the report writing).
 //! - [`keys`]: the keymap and the help table built from it.
 //! - [`events`]: the timestamped actions the timeline marks; [`series`]: its per-second
 //!   figures; [`drain`]: the queue pane's drain estimate.
@@ -25,6 +28,9 @@ pub mod actions;
 pub mod containers;
 pub mod drain;
 pub mod events;
+pub mod experiment;
+pub mod experiment_worker;
+pub mod experimentkeys;
 pub mod faultboard;
 pub mod faultkeys;
 pub mod input;

@@ -2,13 +2,14 @@
 //! outside world to do ([`Command`]).
 //!
 //! Workers never touch the state: each reports in its own type (`DockerMsg`, `LoadMsg`,
-//! `BrokerMsg`, `KnobOutcome`, `FaultMsg`, defined beside the worker), which its outbox wraps
+//! `BrokerMsg`, `KnobOutcome`, `FaultMsg`, `ExperimentMsg`, defined beside the worker), which its outbox wraps
 //! into a `Msg` on the bounded channel to the app task (the `From` impls below). The app task
 //! feeds it to [`update`](super::update::update), which may answer with `Command`s that the
-//! app task hands to the right worker: the Docker, load, broker, admin or fault worker.
+//! app task hands to the right worker: the Docker, load, broker, admin, fault or experiment worker.
 
 use crossterm::event::KeyEvent;
 
+use super::experiment_worker::{ExperimentCommand, ExperimentMsg};
 use crate::admin::{KnobChange, KnobOutcome};
 use crate::broker::BrokerMsg;
 use crate::docker::{Action, DockerMsg, Target};
@@ -36,6 +37,8 @@ pub enum Msg {
     Knob(KnobOutcome),
     /// What the fault worker made, reverted or found.
     Fault(FaultMsg),
+    /// An experiment's progress, verdict, or why it did not run.
+    Experiment(ExperimentMsg),
     /// The wall clock, once a second from the app task: events are stamped with it, time
     /// left counts down and the charts move on. `update` reads no clock of its own.
     Clock(std::time::SystemTime),
@@ -67,6 +70,12 @@ impl From<FaultMsg> for Msg {
     }
 }
 
+impl From<ExperimentMsg> for Msg {
+    fn from(msg: ExperimentMsg) -> Msg {
+        Msg::Experiment(msg)
+    }
+}
+
 impl From<KnobOutcome> for Msg {
     fn from(outcome: KnobOutcome) -> Msg {
         Msg::Knob(outcome)
@@ -87,4 +96,6 @@ pub enum Command {
     Knob(KnobChange),
     /// Make or revert a fault (the fault worker).
     Fault(FaultCommand),
+    /// Start or stop an experiment (the experiment worker).
+    Experiment(ExperimentCommand),
 }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
+use super::experiment_worker::{self, ExperimentCommand, ExperimentMsg};
 use super::msg::{Command, Msg};
 use super::state::{Notice, State};
 use super::update::update;
@@ -59,6 +60,8 @@ pub struct Options {
     pub broker: BrokerSettings,
     /// The admin token for the run-time knobs.
     pub admin: AdminSettings,
+    /// Where the repository is (`--root`): experiments find the databases through it.
+    pub stack: crate::stack::StackOptions,
 }
 
 /// The workers' inboxes, where `apply` routes `update`'s commands.
@@ -68,6 +71,7 @@ struct Workers {
     queues: watch::Sender<Vec<String>>,
     admin: mpsc::Sender<KnobChange>,
     faults: mpsc::Sender<FaultCommand>,
+    experiments: mpsc::Sender<ExperimentCommand>,
 }
 
 /// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
@@ -85,6 +89,16 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         options.admin.clone(),
         to_app.clone(),
     );
+    let (to_experiments, experiment_worker) = experiment_worker::spawn(
+        experiment_worker::Setup {
+            host: options.host.clone(),
+            admin: options.admin.clone(),
+            broker: options.broker.clone(),
+            stack: options.stack.clone(),
+            results: std::path::PathBuf::from("results"),
+        },
+        to_app.clone(),
+    );
     let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);
     let workers = Workers {
         docker: to_docker,
@@ -92,6 +106,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         queues: to_queues,
         admin: to_admin,
         faults: to_faults,
+        experiments: to_experiments,
     };
     let mut terminal = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -172,7 +187,13 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     crate::logging::release_screen();
     // Nobody reads the inbox any more: reports sent to it from here on fail at once.
     drop(inbox);
-    revert_on_quit(workers.faults, fault_worker).await;
+    let Workers {
+        faults: to_faults,
+        experiments: to_experiments,
+        ..
+    } = workers;
+    stop_experiment_on_quit(to_experiments, experiment_worker).await;
+    revert_on_quit(to_faults, fault_worker).await;
     worker.abort();
     load_worker.abort();
     telemetry_worker.abort();
@@ -226,6 +247,30 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                     update(state, refused.into());
                 }
             }
+            Command::Experiment(command) => {
+                if let Err(e) = workers.experiments.try_send(command) {
+                    warn!("experiment worker: command not sent ({e})");
+                    match e.into_inner() {
+                        // Not started: `update` frees the slot and says why.
+                        ExperimentCommand::Start(plan) => {
+                            let refused = ExperimentMsg::Failed {
+                                name: plan.name,
+                                error: "the experiment worker is busy; try again".into(),
+                            };
+                            update(state, refused.into());
+                        }
+                        // The run goes on: it may be stopped again.
+                        ExperimentCommand::Stop => {
+                            if let Some(running) = state.experiments.running.as_mut() {
+                                running.stopping = false;
+                            }
+                            state.notice = Some(Notice::error(
+                                "the experiment worker is busy; stop it again (e, Esc)",
+                            ));
+                        }
+                    }
+                }
+            }
             Command::Docker { target, action } => {
                 let request = ActionRequest {
                     target: target.clone(),
@@ -242,6 +287,34 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                     update(state, refused.into());
                 }
             }
+        }
+    }
+}
+
+/// On quit with an experiment running: it is stopped — its runner reverts the faults and
+/// knobs it set, then its partial report is written — within [`REVERT_ON_QUIT`], and the
+/// terminal is told where the report went.
+async fn stop_experiment_on_quit(
+    to_experiments: mpsc::Sender<ExperimentCommand>,
+    worker: tokio::task::JoinHandle<Option<String>>,
+) {
+    // Dropping the sender ends the worker's loop; it stops the run and waits for it.
+    drop(to_experiments);
+    let abort = worker.abort_handle();
+    match tokio::time::timeout(REVERT_ON_QUIT, worker).await {
+        Ok(Ok(Some(line))) => {
+            info!("on quit: {line}");
+            eprintln!("ms-tui: {line}");
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => warn!("experiment worker ended badly: {e}"),
+        Err(_) => {
+            abort.abort();
+            warn!("on quit: the experiment did not stop within {REVERT_ON_QUIT:?}");
+            eprintln!(
+                "ms-tui: the experiment did not stop within {REVERT_ON_QUIT:?}; \
+                 `ms-tui fault --list` shows what it may have left"
+            );
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Second {
     pub errors: u64,
     /// Async: the completion p99 of the flows that completed in that second.
     pub done_p99: Option<Duration>,
+    /// Ready messages in the scenario's queues at the end of the second, where the figures
+    /// came with it (an experiment's); the control room's own load leaves it to the queue pane.
+    pub queue_depth: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,14 +88,38 @@ impl Series {
     /// (the worker's clock and the second's edge seldom agree) merge: answers add up, the
     /// quantiles take the larger.
     pub fn on_window(&mut self, mode: Mode, at: SystemTime, window: &Summary) {
+        let (p50, p99) = if window.count > 0 {
+            (Some(window.p50), Some(window.p99))
+        } else {
+            (None, None)
+        };
+        self.on_second(mode, at, window.count, window.failed, p50, p99, None);
+    }
+
+    /// One second's figures as an experiment's runner reports them (its own windows), merged
+    /// the same way as [`Series::on_window`]'s.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_second(
+        &mut self,
+        mode: Mode,
+        at: SystemTime,
+        answers: u64,
+        errors: u64,
+        p50: Option<Duration>,
+        p99: Option<Duration>,
+        queue_depth: Option<u64>,
+    ) {
         let Some(second) = self.second_mut(mode, at) else {
             return;
         };
-        second.answers += window.count;
-        second.errors += window.failed;
-        if window.count > 0 {
-            second.p50 = second.p50.max(Some(window.p50));
-            second.p99 = second.p99.max(Some(window.p99));
+        second.answers += answers;
+        second.errors += errors;
+        if answers > 0 {
+            second.p50 = second.p50.max(p50);
+            second.p99 = second.p99.max(p99);
+        }
+        if queue_depth.is_some() {
+            second.queue_depth = queue_depth;
         }
     }
 
@@ -172,5 +199,28 @@ mod tests {
         assert_eq!(ring[0].done_p99, Some(Duration::from_millis(40)));
         assert_eq!(ring[1].done_p99, Some(Duration::from_millis(35)));
         assert_eq!(ring.len(), 2, "a second older than the ring's is not made");
+    }
+
+    #[test]
+    fn an_experiment_second_fills_the_same_point_with_its_queue_depth() {
+        let mut series = Series::default();
+        let ms = Duration::from_millis;
+        series.on_second(
+            Mode::Async,
+            at(7, 0),
+            5,
+            1,
+            Some(ms(3)),
+            Some(ms(9)),
+            Some(42),
+        );
+        series.on_second(Mode::Async, at(8, 0), 0, 0, None, None, None);
+        let ring = series.mode(Mode::Async);
+        assert_eq!(ring[0].answers, 5);
+        assert_eq!(ring[0].errors, 1);
+        assert_eq!(ring[0].p99, Some(ms(9)));
+        assert_eq!(ring[0].queue_depth, Some(42));
+        assert_eq!(ring[1].p50, None);
+        assert_eq!(ring[1].queue_depth, None);
     }
 }

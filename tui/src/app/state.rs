@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use super::containers::ContainerTable;
 use super::events::Events;
+use super::experiment::Experiments;
+use super::experimentkeys::Picker;
 use super::faultboard::FaultBoard;
 use super::faultkeys::FaultMenu;
 use super::logbuf::{LogView, Scope};
@@ -39,6 +41,8 @@ pub struct State {
     pub series: Series,
     /// The faults in force, as the fault worker lists them.
     pub faults: FaultBoard,
+    /// The experiment running (`e`) and the last one's verdict.
+    pub experiments: Experiments,
     /// Which panes fill the screen (`v`).
     pub view: View,
     /// The timeline beside the other panes where there is room (`t`).
@@ -76,6 +80,7 @@ impl State {
             events: Events::default(),
             series: Series::default(),
             faults: FaultBoard::default(),
+            experiments: Experiments::default(),
             view: View::default(),
             chart: true,
             focus: Pane::Containers,
@@ -164,6 +169,14 @@ pub enum Prompt {
     FaultMenu(FaultMenu),
     /// "Inject latency +1000 ms sync/search for 30 s? y/n", "Revert every fault? y/n".
     ConfirmFault(FaultCommand),
+    /// The `e` picker of the built-in experiments.
+    ExperimentPicker(Picker),
+    /// `e` while an experiment runs: what it is doing; `Esc` there asks to stop it.
+    ExperimentProgress,
+    /// "Stop experiment showdown? y/n".
+    ConfirmStopExperiment,
+    /// The last experiment's verdict, as it ended.
+    Verdict,
     /// Typing a `/` filter; it applies as you type.
     Filter {
         input: String,

@@ -42,6 +42,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             on_fault(state, fault);
             Vec::new()
         }
+        Msg::Experiment(msg) => {
+            super::experiment::on_msg(state, msg);
+            Vec::new()
+        }
         Msg::Clock(now) => {
             state.now = now;
             Vec::new()
@@ -64,7 +68,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Broker(BrokerMsg::Completions(figures)) => {
             for f in figures {
-                if state.measure.loading == Some(f.scenario) {
+                let experiment = state.experiments.running.as_ref().map(|r| r.plan.scenario);
+                if state.measure.loading == Some(f.scenario) || experiment == Some(f.scenario) {
                     state.series.on_completion(f.mode, state.now, f.window_p99);
                 }
                 state

@@ -38,6 +38,10 @@ pub fn draw(frame: &mut Frame, screen: Rect) {
         "  ms-tui --help: command line, environment, log file",
         theme::dim(),
     ));
+    // On a terminal a few rows short, every key matters more than the air between sections.
+    if lines.len() + 2 > usize::from(screen.height) {
+        lines.retain(|l| l.width() > 0);
+    }
     let width = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
     let height = lines.len() as u16 + 2;
     let area = centered(screen, width, height);

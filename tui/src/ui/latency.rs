@@ -64,7 +64,12 @@ fn draw_lane(frame: &mut Frame, area: Rect, state: &State, mode: Mode, scale: u6
             theme::dim(),
         ),
     ])];
-    lines.extend(figures(lane));
+    let experiment = state
+        .experiments
+        .running
+        .as_ref()
+        .map(|r| r.plan.name.as_str());
+    lines.extend(figures(lane, experiment));
     let text_rows = lines.len() as u16;
     let [text, spark] =
         Layout::vertical([Constraint::Length(text_rows), Constraint::Fill(1)]).areas(area);
@@ -83,7 +88,9 @@ fn draw_lane(frame: &mut Frame, area: Rect, state: &State, mode: Mode, scale: u6
     }
 }
 
-fn figures(lane: Option<&Lane>) -> Vec<Line<'static>> {
+/// The lane's figures; with none of its own while an experiment runs, where the experiment's
+/// figures are instead (its load is not the `l` load these are).
+fn figures(lane: Option<&Lane>, experiment: Option<&str>) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     match lane.and_then(|l| l.total.as_ref()) {
         Some(total) => {
@@ -109,7 +116,13 @@ fn figures(lane: Option<&Lane>) -> Vec<Line<'static>> {
             };
             lines.push(Line::styled(total.labels(), style));
         }
-        None => lines.push(Line::styled("no load yet: l starts it", theme::dim())),
+        None => match experiment {
+            Some(name) => lines.push(Line::styled(
+                format!("experiment {name}: see the timeline"),
+                Style::new().fg(Color::Yellow),
+            )),
+            None => lines.push(Line::styled("no load yet: l starts it", theme::dim())),
+        },
     }
     if let Some(done) = lane.and_then(|l| l.completion.as_ref()) {
         lines.push(Line::styled(

@@ -12,13 +12,15 @@
 //! - [`applog`]: the app's own log.
 //! - [`status`]: the status line (or the filter prompt).
 //! - Overlays: [`help`] (`?`), [`confirm`] (a destructive key's question), [`faultmenu`]
-//!   (the `i` menu and the fault confirmations).
+//!   (the `i` menu and the fault confirmations), [`experiment`] (the `e` picker, a run's
+//!   progress and stop question, the verdict).
 //! - [`layout`]: where each pane goes, per view (pure geometry); [`theme`]: colours and
 //!   shared formats.
 
 pub mod applog;
 pub mod confirm;
 pub mod containers;
+pub mod experiment;
 pub mod faultmenu;
 pub mod faults;
 pub mod help;
@@ -55,6 +57,22 @@ pub fn view(state: &State, frame: &mut Frame) {
         Prompt::Confirm { target, action } => confirm::draw(frame, screen, target, *action),
         Prompt::FaultMenu(menu) => faultmenu::draw_menu(frame, screen, menu),
         Prompt::ConfirmFault(command) => faultmenu::draw_confirm(frame, screen, command),
+        Prompt::ExperimentPicker(picker) => experiment::draw_picker(frame, screen, picker),
+        Prompt::ExperimentProgress => {
+            if let Some(running) = &state.experiments.running {
+                experiment::draw_progress(frame, screen, running);
+            }
+        }
+        Prompt::ConfirmStopExperiment => {
+            if let Some(running) = &state.experiments.running {
+                experiment::draw_confirm_stop(frame, screen, running);
+            }
+        }
+        Prompt::Verdict => {
+            if let Some(finished) = &state.experiments.last {
+                experiment::draw_verdict(frame, screen, finished);
+            }
+        }
         Prompt::None | Prompt::Filter { .. } => {}
     }
 }

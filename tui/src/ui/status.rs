@@ -1,5 +1,6 @@
-//! The status line: Docker, the broker, how many containers run, the last action's outcome;
-//! while a filter is typed, the filter prompt instead.
+//! The status line: Docker, the broker, how many containers run, the experiment running (or
+//! the last one's verdict and folder), the last action's outcome; while a filter is typed, the
+//! filter prompt instead.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -43,6 +44,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(Span::raw(format!("{running}/{} running", rows.len())));
     }
+    if let Some(span) = experiment_span(state) {
+        spans.push(Span::styled(" │ ", theme::dim()));
+        spans.push(span);
+    }
     if let Some(id) = state.measure.loading {
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(Span::styled(
@@ -75,6 +80,37 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(HINTS).style(theme::dim()), right);
+}
+
+/// `experiment showdown: load 12s/30s` while it runs; afterwards its verdict and folder, so
+/// the report can be found after the notice has moved on.
+fn experiment_span(state: &State) -> Option<Span<'static>> {
+    if let Some(running) = &state.experiments.running {
+        return Some(Span::styled(
+            format!("experiment {}: {}", running.plan.name, running.progress()),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    let last = state.experiments.last.as_ref()?;
+    let color = match last.word() {
+        "PASS" => Color::Green,
+        "FAIL" => Color::Red,
+        _ => Color::Yellow,
+    };
+    let text = match &last.report_error {
+        None => format!(
+            "experiment {} {} → {}",
+            last.result.experiment,
+            last.word(),
+            last.folder
+        ),
+        Some(_) => format!(
+            "experiment {} {} (report NOT written)",
+            last.result.experiment,
+            last.word()
+        ),
+    };
+    Some(Span::styled(text, Style::new().fg(color)))
 }
 
 fn docker_spans(status: &DockerStatus) -> Vec<Span<'_>> {

@@ -316,6 +316,9 @@ fn title(state: &State, mode: Mode, newest: Option<&Second>) -> Line<'static> {
             Style::new().fg(Color::Green),
         ));
     }
+    if let Some(depth) = s.queue_depth {
+        spans.push(Span::raw(format!(" · queue {depth}")));
+    }
     spans.push(Span::raw(format!(" · {}/s · ", s.answers)));
     let errors = if s.errors > 0 {
         Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)

@@ -2,7 +2,8 @@
 //! every integration binary links the whole dependency tree again, and on a 2-core CI machine
 //! a dozen of them cost more build time than the tests themselves.
 //!
-//! - `ui_*` (but the two below): insta snapshots of each pane on ratatui's `TestBackend`; the
+//! - `ui_*` (but the two below): insta snapshots of each pane and overlay (`ui_experiment`:
+//!   the `e` picker, a run's progress, its markers, the verdict) on ratatui's `TestBackend`; the
 //!   app log pane's is alone in `tests/applog.rs` (tui-logger's buffer is global).
 //! - `broker_probe`, `load_engine`: the queue sampler and the load engine against the real
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
@@ -10,8 +11,9 @@
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
 //!   `stack_seeds` (the seed READMEs), `stack_experiments` (`ms-tui run`), `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `ui_docker_engine` (the
-//!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux) and
-//!   `ui_e2e_faults` (faults from the keyboard, in tmux).
+//!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
+//!   `ui_e2e_faults` (faults from the keyboard, in tmux) and `ui_e2e_experiment` (showdown
+//!   picked with `e` and run to its verdict, in tmux).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod ui_fixtures;
@@ -20,6 +22,7 @@ mod broker_probe;
 mod experiment_effects;
 mod load_engine;
 mod ui_containers;
+mod ui_experiment;
 mod ui_logs;
 mod ui_measure;
 mod ui_overlays;
@@ -40,6 +43,8 @@ mod stack_faults;
 mod stack_seeds;
 #[cfg(feature = "stack-tests")]
 mod ui_docker_engine;
+#[cfg(feature = "stack-tests")]
+mod ui_e2e_experiment;
 #[cfg(feature = "stack-tests")]
 mod ui_e2e_faults;
 #[cfg(feature = "stack-tests")]

@@ -196,6 +196,16 @@ pub(crate) const KEYS_FPS: u16 = 15;
 const KEY_SETTLE: Duration = Duration::from_millis(400);
 
 pub(crate) fn open_on_stack(fps: u16) -> (Tmux, std::path::PathBuf) {
+    open_on_stack_in(fps, None)
+}
+
+/// As [`open_on_stack`], with ms-tui's working directory `cwd` (where it writes `results/`);
+/// the stack's repository (`MS_STACK_ROOT`, as scripts/test.sh sets it, else this checkout)
+/// is then passed as `MS_TUI_ROOT`.
+pub(crate) fn open_on_stack_in(
+    fps: u16,
+    cwd: Option<&std::path::Path>,
+) -> (Tmux, std::path::PathBuf) {
     // The test before may have just started a container again: give it time to be healthy.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while let Err(why) = stack_is_healthy() {
@@ -210,8 +220,18 @@ pub(crate) fn open_on_stack(fps: u16) -> (Tmux, std::path::PathBuf) {
         chrono::Utc::now().timestamp_millis()
     ));
     // `exec`: the pane's process is ms-tui itself, so a test can signal it.
+    let (cd, root) = cwd.map_or((String::new(), String::new()), |dir| {
+        (
+            format!("cd {} && ", dir.display()),
+            format!(
+                "MS_TUI_ROOT={} ",
+                std::env::var("MS_STACK_ROOT")
+                    .unwrap_or_else(|_| format!("{}/..", env!("CARGO_MANIFEST_DIR")))
+            ),
+        )
+    });
     let tui = Tmux::start(&format!(
-        "exec env MS_TUI_LOG_FILE={} {BIN} --no-up --fps {fps}",
+        "{cd}exec env {root}MS_TUI_LOG_FILE={} {BIN} --no-up --fps {fps}",
         log_file.display()
     ));
     tui.wait_for("the stack on screen", Duration::from_secs(60), |s| {
