@@ -93,7 +93,7 @@ fn time_axis(r: &RunResult) -> Range<f64> {
 
 /// Sync warm, async cool; each variant a further shade of its mode's family, so a variant
 /// reads as belonging to its mode and the colours stay the same from one run to the next.
-fn mode_colours(r: &RunResult) -> Vec<(&str, RGBColor)> {
+pub(crate) fn mode_colours(r: &RunResult) -> Vec<(&str, RGBColor)> {
     const WARM: [RGBColor; 4] = [
         RGBColor(214, 39, 40),
         RGBColor(140, 86, 75),

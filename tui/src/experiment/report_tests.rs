@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::experiment::chart::mode_colours;
+use plotters::style::RGBColor;
 use crate::experiment::result::{
     Invariant, Latency, LossCount, ModeResult, RunResult, SecondRow, ThresholdResult,
 };
