@@ -16,7 +16,7 @@ pub(super) fn second_row(t: Duration, window: &Summary, depth: Option<u64>) -> S
         .filter(|(label, _)| label.starts_with('2'))
         .map(|(_, n)| n)
         .sum();
-    let some = |d: Duration| (window.count > 0).then(|| d.as_secs_f64() * 1000.0);
+    let some = |d: Duration| (window.count > 0).then_some(d.as_secs_f64() * 1000.0);
     SecondRow {
         t_s: t.as_secs_f64().round(),
         answered: window.count,

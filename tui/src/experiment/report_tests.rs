@@ -2,10 +2,10 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::experiment::chart::mode_colours;
-use plotters::style::RGBColor;
 use crate::experiment::result::{
     Invariant, Latency, LossCount, ModeResult, RunResult, SecondRow, ThresholdResult,
 };
+use plotters::style::RGBColor;
 
 fn row(t: usize, sync: bool) -> SecondRow {
     let t_f = t as f64;

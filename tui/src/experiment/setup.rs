@@ -3,7 +3,7 @@
 
 use common::Mode;
 use common::scenario;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::effects::{Effects, StockLevel};
 use super::result::Invariant;
@@ -73,7 +73,7 @@ pub(super) async fn restock(
 pub(super) async fn put_back(
     http: &reqwest::Client,
     settings: &AdminSettings,
-    before: &[((scenario::Service, Mode), Map<String, Value>)],
+    before: &super::steps::KnobsBefore,
 ) {
     for (target, knobs) in before {
         let body = Value::Object(knobs.clone());

@@ -59,7 +59,7 @@ pub struct StepsCtx {
 enum Undo {
     /// Every target's fault of one step (`mode = "both"` makes two).
     Faults(Vec<String>),
-    Knobs(Vec<((common::scenario::Service, Mode), Map<String, Value>)>),
+    Knobs(KnobsBefore),
 }
 
 /// Runs the steps until they are done and `finish` is cancelled (the round's end), or `stop`
@@ -304,13 +304,16 @@ impl StepsCtx {
     }
 }
 
+/// Each service's knob values before a change, to put back.
+pub type KnobsBefore = Vec<((common::scenario::Service, Mode), Map<String, Value>)>;
+
 /// Applies `knobs` to every target; the values they had before, for the undo.
 pub async fn set_knobs(
     http: &reqwest::Client,
     settings: &AdminSettings,
     targets: &[(common::scenario::Service, Mode)],
     knobs: &Map<String, Value>,
-) -> anyhow::Result<Vec<((common::scenario::Service, Mode), Map<String, Value>)>> {
+) -> anyhow::Result<KnobsBefore> {
     let mut before = Vec::with_capacity(targets.len());
     for target in targets {
         let config = admin::call(

@@ -67,7 +67,7 @@ fn result(dir: &Path) -> RunResult {
 }
 
 /// Runs a built-in to its end and returns its result; it must have passed.
-async fn passes(name: &str) -> RunResult {
+fn passes(name: &str) -> RunResult {
     let dir = out_dir(name);
     let out = run(&[name, "--out", dir.to_str().unwrap()]);
     let result = result(&dir);
@@ -87,7 +87,7 @@ mod on_the_running_stack {
     async fn backlog_loses_and_duplicates_nothing_and_counts_from_the_email_rows() {
         let _turn = TURN.lock().await;
         Stack::healthy().await;
-        let result = passes("backlog").await;
+        let result = passes("backlog");
         let a = &result.modes["async"];
         assert!(a.accepted > 0, "{a:?}");
         assert_eq!((a.lost, a.duplicated), (0, 0), "{a:?}");
@@ -218,7 +218,7 @@ async = ["ack_p99 < 0.001ms", "lost == 0"]
     async fn broker_outage_refuses_what_it_cannot_confirm_and_stores_every_accepted_click() {
         let _turn = TURN.lock().await;
         Stack::healthy().await;
-        let result = passes("broker-outage").await;
+        let result = passes("broker-outage");
         let a = &result.modes["async"];
         assert!(a.accepted > 0, "{a:?}");
         assert_eq!((a.lost, a.duplicated), (0, 0), "{a:?}");
@@ -236,7 +236,7 @@ async = ["ack_p99 < 0.001ms", "lost == 0"]
     async fn a_saga_storm_ends_every_order_and_keeps_the_stock_invariant() {
         let _turn = TURN.lock().await;
         Stack::healthy().await;
-        let result = passes("saga-storm").await;
+        let result = passes("saga-storm");
         assert_eq!(result.invariants.len(), 2, "{:?}", result.invariants);
         assert!(
             result.invariants.iter().all(|i| i.pass),
