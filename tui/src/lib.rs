@@ -27,6 +27,7 @@
 //! - [`broker`]: the broker worker — queue depths by AMQP passive declare, unacked and rates
 //!   from the management API — and the telemetry worker, which matches completion events
 //!   on `ms.telemetry` to the load engine's requests.
+//! - [`units`]: numbers with a unit as people type them (`30s`, `1%`).
 //! - [`load`]: the open-model load engine (intended send times, HdrHistogram per run,
 //!   expected statuses as success), used by the control room and headless.
 #![forbid(unsafe_code)]
@@ -44,3 +45,4 @@ pub mod outbox;
 pub mod stack;
 pub mod terminal;
 pub mod ui;
+pub mod units;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::threshold::Threshold;
+use crate::docker::Action as ContainerAction;
 use crate::faults::{FaultKind, FaultTarget};
 
 /// An experiment as written.
@@ -191,7 +192,7 @@ pub enum Action {
     /// A container action that stays until a later step undoes it (`start` after `kill`).
     Container {
         service: String,
-        verb: ContainerVerb,
+        verb: ContainerAction,
     },
     /// Knobs on one service, or on every service of the mode.
     Knobs {
@@ -202,30 +203,6 @@ pub enum Action {
     Rate(f64),
     /// Empty a queue (the messages are gone: the accounting must count them lost).
     Purge { queue: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerVerb {
-    Kill,
-    Stop,
-    Start,
-    Pause,
-    Unpause,
-    Restart,
-}
-
-impl ContainerVerb {
-    pub fn action(self) -> crate::docker::Action {
-        use crate::docker::Action as A;
-        match self {
-            ContainerVerb::Kill => A::Kill,
-            ContainerVerb::Stop => A::Stop,
-            ContainerVerb::Start => A::Start,
-            ContainerVerb::Pause => A::Pause,
-            ContainerVerb::Unpause => A::Unpause,
-            ContainerVerb::Restart => A::Restart,
-        }
-    }
 }
 
 impl Step {
@@ -627,12 +604,12 @@ fn step(file: StepFile, lane_modes: &[Mode]) -> Result<Step, String> {
             Action::Container {
                 service: service()?,
                 verb: match word {
-                    "kill" => ContainerVerb::Kill,
-                    "stop" => ContainerVerb::Stop,
-                    "start" => ContainerVerb::Start,
-                    "pause" => ContainerVerb::Pause,
-                    "unpause" => ContainerVerb::Unpause,
-                    _ => ContainerVerb::Restart,
+                    "kill" => ContainerAction::Kill,
+                    "stop" => ContainerAction::Stop,
+                    "start" => ContainerAction::Start,
+                    "pause" => ContainerAction::Pause,
+                    "unpause" => ContainerAction::Unpause,
+                    _ => ContainerAction::Restart,
                 },
             }
         }
@@ -689,23 +666,9 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-/// `30s`, `1.5s`, `500ms`, `2m`.
+/// `30s`, `1.5s`, `500ms`, `2m`: a unit is required (a bare `10` could mean either).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 10s, 500ms or 2m"))?;
-    let seconds = match unit.trim() {
-        "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        _ => return Err(format!("`{text}`: give a unit, ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+    crate::units::duration(text, false)
 }
 
 /// 1-based line and column of byte `offset` in `text`.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::result::Event;
-use super::spec::{Action, ContainerVerb, Step};
+use super::spec::{Action, Step};
 use crate::admin::{self, AdminSettings};
 use crate::broker::BrokerSettings;
 use crate::docker::Action as Docker;
@@ -176,7 +176,7 @@ impl StepsCtx {
             }
             Action::Container { service, verb } => {
                 for target in self.targets(service, step) {
-                    let action = verb.action();
+                    let action = *verb;
                     let began = self.t();
                     match self.faults.act(&target, action).await {
                         Ok(()) => {
@@ -184,10 +184,7 @@ impl StepsCtx {
                         }
                         Err(e) => self.event("error", &target.label(), format!("{e:#}")),
                     }
-                    if matches!(
-                        verb,
-                        ContainerVerb::Kill | ContainerVerb::Stop | ContainerVerb::Pause
-                    ) {
+                    if matches!(verb, Docker::Kill | Docker::Stop | Docker::Pause) {
                         touched.push(target);
                     }
                 }

@@ -211,13 +211,8 @@ impl Threshold {
 }
 
 fn parse_value(text: &str, unit: Unit) -> Result<f64, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
+    let (number, suffix) =
+        crate::units::number_and_unit(text).ok_or_else(|| format!("`{text}` is not a number"))?;
     let scaled = match (unit, suffix) {
         (Unit::Millis, "ms") => number,
         (Unit::Millis, "us" | "µs") => number / 1000.0,

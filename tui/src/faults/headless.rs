@@ -283,24 +283,9 @@ fn parse_kind(word: &str, args: &FaultArgs) -> Result<FaultKind, String> {
 
 /// `30s`, `2m`, `1h`, `500ms`, `45`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("--for {text}: a duration like 30s, 2m or 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("--for {text}: units are ms, s, m, h")),
-    };
-    let duration = Duration::from_secs_f64(seconds);
+    let duration = crate::units::duration(text, true).map_err(|e| format!("--for {e}"))?;
     if duration < Duration::from_secs(1) || duration > MAX_FOR {
-        return Err(format!("--for {text}: between 1s and 1h"));
+        return Err(format!("--for {}: between 1s and 1h", text.trim()));
     }
     Ok(duration)
 }
