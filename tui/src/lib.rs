@@ -34,6 +34,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod docker;
