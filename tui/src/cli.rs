@@ -1,7 +1,8 @@
 //! The command line: `ms-tui` opens the control room (bringing the stack up first when it is
 //! not running), `ms-tui up | down | status` manage the stack without it, `ms-tui load` drives
 //! load headless, `ms-tui fault` makes, lists and clears faults headless, `ms-tui run` runs
-//! an experiment and `ms-tui compare` sets two results side by side.
+//! an experiment and `ms-tui compare` sets two results side by side, `ms-tui bench` runs the
+//! sync-vs-async study.
 //!
 //! `--help` answers the questions a first-time user has: the keys (from the keymap's own
 //! table), the environment variables, where the log file is.
@@ -11,7 +12,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::app::keys::HELP;
 use std::process::ExitCode;
 
-use crate::{admin, app, broker, experiment, faults, load, logging, stack};
+use crate::{admin, app, bench, broker, experiment, faults, load, logging, stack};
 
 /// ms-tui — a terminal control room that shows, live, how synchronous (HTTP) and asynchronous
 /// (RabbitMQ) microservices behave under the same flows, load and failures.
@@ -71,6 +72,11 @@ pub enum Cmd {
     Run(experiment::headless::RunArgs),
     /// Print two experiment results side by side with their differences.
     Compare(experiment::compare::CompareArgs),
+    /// The sync-vs-async study: per scenario, open-model rate ladders for sync, async and
+    /// sync held to 40 in flight, one after the other; each step judged (ack p99, errors,
+    /// achieved rate, completion keeping up), the sustainable rate, CPU and memory per 1,000
+    /// requests; report.md, report.json and charts in results/bench-<time>/.
+    Bench(bench::headless::BenchArgs),
 }
 
 /// Parses the command line with the generated help text and runs the chosen command.
@@ -95,6 +101,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
         Some(Cmd::Fault(args)) => faults::headless::run(args).await,
         Some(Cmd::Run(args)) => experiment::headless::run(args).await,
         Some(Cmd::Compare(args)) => experiment::compare::run(args),
+        Some(Cmd::Bench(args)) => bench::headless::run(args).await,
         None => {
             let notice = if cli.no_up {
                 None

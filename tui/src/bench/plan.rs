@@ -1,1 +1,183 @@
-//! (being written)
+//! What a bench runs: per scenario its ladders (sync, async, and sync held to 40 requests in
+//! flight), each a list of target rates from the catalogue's default up to its cap, and how
+//! long each step lasts. Pure.
+
+use std::time::Duration;
+
+use common::Mode;
+use common::scenario::{self, ScenarioId};
+
+use super::criteria;
+
+/// The worker limit of the thread-pool ladder: a sync server with 40 threads.
+pub const POOL_LIMIT: u32 = 40;
+
+/// How a bench was asked to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchPlan {
+    pub scenarios: Vec<ScenarioPlan>,
+    pub quick: bool,
+    pub rounds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioPlan {
+    pub scenario: ScenarioId,
+    pub ladders: Vec<LadderPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LadderPlan {
+    /// `sync`, `async`, `sync-limit-40`.
+    pub key: String,
+    pub mode: Mode,
+    pub knobs: serde_json::Map<String, serde_json::Value>,
+    pub rates: Vec<f64>,
+    /// How long each step's load lasts.
+    pub step: Duration,
+    /// After the load, how long the step waits for its completions.
+    pub drain: Duration,
+    pub ack_bound: Duration,
+    /// `None` for a flow with nothing to complete after the answer (sync).
+    pub done_bound: Option<Duration>,
+}
+
+/// Seconds of load per step, and of drain, in a full and a quick bench.
+const STEP: Duration = Duration::from_secs(15);
+const QUICK_STEP: Duration = Duration::from_secs(4);
+const DRAIN: Duration = Duration::from_secs(10);
+const QUICK_DRAIN: Duration = Duration::from_secs(4);
+/// A step sends at least this many requests (S4's 0.1/s would send one in 15 s).
+const MIN_REQUESTS: f64 = 4.0;
+
+impl BenchPlan {
+    pub fn new(scenarios: &[ScenarioId], quick: bool, rounds: u32) -> BenchPlan {
+        BenchPlan {
+            scenarios: scenarios
+                .iter()
+                .map(|id| ScenarioPlan {
+                    scenario: *id,
+                    ladders: ladders(*id, quick),
+                })
+                .collect(),
+            quick,
+            rounds: rounds.max(1),
+        }
+    }
+
+    /// The longest the bench can take (every step run, every drain waited out), for the
+    /// progress line.
+    pub fn longest(&self) -> Duration {
+        let per_step = |l: &LadderPlan, rate: f64| step_length(l.step, rate) + l.drain;
+        self.scenarios
+            .iter()
+            .flat_map(|s| s.ladders.iter())
+            .map(|l| {
+                l.rates
+                    .iter()
+                    .map(|r| per_step(l, *r) * self.rounds)
+                    .sum::<Duration>()
+            })
+            .sum()
+    }
+}
+
+/// A step is long enough to send [`MIN_REQUESTS`] at its rate.
+pub fn step_length(step: Duration, rate: f64) -> Duration {
+    step.max(Duration::from_secs_f64(MIN_REQUESTS / rate.max(0.001)))
+}
+
+fn ladders(id: ScenarioId, quick: bool) -> Vec<LadderPlan> {
+    let rates = rates(id, quick);
+    let (step, drain) = if quick {
+        (QUICK_STEP, QUICK_DRAIN)
+    } else {
+        (STEP, DRAIN)
+    };
+    let ladder = |key: &str, mode: Mode, knobs: serde_json::Map<_, _>| LadderPlan {
+        key: key.into(),
+        mode,
+        knobs,
+        rates: rates.clone(),
+        step,
+        // Sync completes inside its requests: a second catches the events that trail them.
+        drain: match mode {
+            Mode::Sync => Duration::from_secs(1),
+            Mode::Async => drain.max(criteria::done_bound(id)),
+        },
+        ack_bound: criteria::ack_bound(id, mode),
+        done_bound: (mode == Mode::Async).then(|| criteria::done_bound(id)),
+    };
+    let mut pool = serde_json::Map::new();
+    pool.insert("sync_max_inflight".into(), POOL_LIMIT.into());
+    vec![
+        ladder("sync", Mode::Sync, serde_json::Map::new()),
+        ladder("async", Mode::Async, serde_json::Map::new()),
+        ladder(&format!("sync-limit-{POOL_LIMIT}"), Mode::Sync, pool),
+    ]
+}
+
+/// From the catalogue's default rate up to its cap, doubling (quick: four times each step,
+/// three steps at most); the cap is always the last step when the doubling passes it.
+pub fn rates(id: ScenarioId, quick: bool) -> Vec<f64> {
+    let entry = scenario::get(id);
+    let factor = if quick { 4.0 } else { 2.0 };
+    let most = if quick { 3 } else { 12 };
+    let mut rates = Vec::new();
+    let mut rate = entry.default_rate;
+    while rates.len() < most {
+        if rate >= entry.max_rate {
+            rates.push(entry.max_rate);
+            break;
+        }
+        rates.push(rate);
+        rate *= factor;
+    }
+    rates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ladders_double_from_the_default_to_the_cap() {
+        assert_eq!(
+            rates(ScenarioId::S1, false),
+            [20.0, 40.0, 80.0, 160.0, 320.0, 500.0]
+        );
+        assert_eq!(rates(ScenarioId::S1, true), [20.0, 80.0, 320.0]);
+        assert_eq!(rates(ScenarioId::S6, true), [100.0, 400.0, 1600.0]);
+        assert_eq!(rates(ScenarioId::S4, false), [0.1, 0.2, 0.4, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn every_scenario_gets_sync_async_and_the_pool_ladder() {
+        let plan = BenchPlan::new(&[ScenarioId::S1], true, 1);
+        let keys: Vec<&str> = plan.scenarios[0]
+            .ladders
+            .iter()
+            .map(|l| l.key.as_str())
+            .collect();
+        assert_eq!(keys, ["sync", "async", "sync-limit-40"]);
+        let pool = &plan.scenarios[0].ladders[2];
+        assert_eq!(pool.knobs["sync_max_inflight"], 40);
+        assert!(pool.done_bound.is_none() && plan.scenarios[0].ladders[1].done_bound.is_some());
+    }
+
+    #[test]
+    fn slow_scenarios_get_steps_long_enough_to_send_a_few_requests() {
+        assert_eq!(step_length(QUICK_STEP, 0.1), Duration::from_secs(40));
+        assert_eq!(step_length(QUICK_STEP, 100.0), QUICK_STEP);
+    }
+
+    #[test]
+    fn a_quick_bench_of_s1_and_s6_fits_its_budget_even_when_every_step_runs() {
+        let plan = BenchPlan::new(&[ScenarioId::S1, ScenarioId::S6], true, 1);
+        assert!(
+            plan.longest() <= Duration::from_secs(150),
+            "{:?}",
+            plan.longest()
+        );
+    }
+}

@@ -1,1 +1,178 @@
-//! (being written)
+//! One round of one step against the stack: Docker stats before, the scenario's open-model
+//! load at the step's rate with the completion events and the queues watched, a drain that
+//! ends once every accepted request has completed, Docker stats after, and the figures.
+//!
+//! The engine, the collectors and the accounting are the experiments' own, so a bench step
+//! and an experiment measure the same way.
+
+use std::time::Duration;
+
+use common::Mode;
+use common::scenario::{self, ScenarioId};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::{LadderPlan, step_length};
+use super::result::StepFigures;
+use super::usage;
+use crate::broker::BrokerSettings;
+use crate::experiment::accounting;
+use crate::experiment::collect::Collector;
+use crate::experiment::result::Latency;
+use crate::experiment::runner::{Answers, gather};
+use crate::load::{self, LoadSpec, Stats, Summary};
+
+/// Where the stack is, for every step.
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub broker: &'a BrokerSettings,
+    pub docker: Option<&'a bollard::Docker>,
+    pub client: &'a reqwest::Client,
+}
+
+/// Runs one round; `None` when it was stopped before it could measure anything.
+pub async fn run(
+    scenario: ScenarioId,
+    ladder: &LadderPlan,
+    rate: f64,
+    target: &Target<'_>,
+    stop: &CancellationToken,
+) -> Option<StepFigures> {
+    let before = match target.docker {
+        Some(docker) => usage::snapshot(docker).await.ok(),
+        None => None,
+    };
+    let entry = scenario::get(scenario);
+    let queues = match ladder.mode {
+        Mode::Async => entry.queues.iter().map(|q| (*q).to_owned()).collect(),
+        Mode::Sync => Vec::new(),
+    };
+    let collector = Collector::start(target.broker, queues).await;
+    let backlog_start = collector.first_depth(Duration::from_secs(2)).await;
+    let mut spec = LoadSpec::for_stack(scenario, ladder.mode, target.host);
+    spec.rate = rate;
+    spec.uncapped = true;
+    spec.duration = Some(step_length(ladder.step, rate));
+    spec.timeout = Duration::from_secs(30);
+    let (tx, rx) = mpsc::channel(1 << 16);
+    let answers: Answers = Answers::default();
+    let gathering = tokio::spawn(gather(rx, answers.clone()));
+    let handle = load::start(spec, target.client.clone(), Some(tx));
+    tokio::select! {
+        _ = stop.cancelled() => handle.stop(),
+        _ = wait_finished(&handle) => {}
+    }
+    let summary = handle.finish().await;
+    // The queues as the load ends: what is still there is what the consumers did not keep
+    // up with.
+    let backlog_end = collector.depth();
+    let _ = gathering.await;
+    let answers: Vec<accounting::Answer> = answers
+        .lock()
+        .map(|a| a.iter().map(|(_, a)| a.clone()).collect())
+        .unwrap_or_default();
+    drain(scenario, ladder, &answers, &collector, stop).await;
+    let events: Vec<_> = collector
+        .stop()
+        .await
+        .into_iter()
+        .filter(|e| e.mode == ladder.mode)
+        .collect();
+    let after = match target.docker {
+        Some(docker) => usage::snapshot(docker).await.ok(),
+        None => None,
+    };
+    if summary.count == 0 {
+        return None;
+    }
+    let figures = accounting::account(scenario, &answers, &events, None);
+    Some(step_figures(
+        ladder.mode,
+        &summary,
+        &figures,
+        (backlog_start, backlog_end),
+        before.as_ref().zip(after.as_ref()),
+    ))
+}
+
+async fn wait_finished(handle: &load::LoadHandle) {
+    while !handle.is_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Until every accepted request has its completion events, or the drain's time is up.
+async fn drain(
+    scenario: ScenarioId,
+    ladder: &LadderPlan,
+    answers: &[accounting::Answer],
+    collector: &Collector,
+    stop: &CancellationToken,
+) {
+    let until = Instant::now() + ladder.drain;
+    while Instant::now() < until && !stop.is_cancelled() {
+        let events: Vec<_> = collector
+            .events()
+            .into_iter()
+            .filter(|e| e.mode == ladder.mode)
+            .collect();
+        if accounting::account(scenario, answers, &events, None).lost == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn latency(summary: &Summary) -> Latency {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Latency {
+        p50_ms: ms(summary.p50),
+        p95_ms: ms(summary.p95),
+        p99_ms: ms(summary.p99),
+        max_ms: ms(summary.max),
+    }
+}
+
+fn step_figures(
+    mode: Mode,
+    summary: &Summary,
+    figures: &accounting::Accounting,
+    (backlog_start, backlog_end): (Option<u64>, Option<u64>),
+    usage_window: Option<(&usage::Snapshot, &usage::Snapshot)>,
+) -> StepFigures {
+    let done = (!figures.completions.is_empty()).then(|| {
+        let mut stats = Stats::new();
+        for c in &figures.completions {
+            stats.record(load::Outcome::Expected(200), c.latency);
+        }
+        latency(&stats.summary(Duration::from_secs(1)))
+    });
+    let per_1000 =
+        |seconds: f64| (summary.count > 0).then(|| seconds / summary.count as f64 * 1000.0);
+    let (cpu, infra, per_container) = match usage_window {
+        Some((before, after)) => (
+            per_1000(usage::cpu_seconds(before, after, mode.as_str())),
+            per_1000(usage::cpu_seconds(before, after, "infra")),
+            usage::between(before, after),
+        ),
+        None => (None, None, Default::default()),
+    };
+    StepFigures {
+        sent: summary.count,
+        achieved_rate: summary.achieved_rate,
+        error_rate: if summary.count == 0 {
+            0.0
+        } else {
+            summary.failed as f64 / summary.count as f64
+        },
+        ack: latency(summary),
+        done,
+        not_completed: figures.lost,
+        backlog_start,
+        backlog_end,
+        cpu_s_per_1000: cpu,
+        infra_cpu_s_per_1000: infra,
+        usage: per_container,
+    }
+}

@@ -67,6 +67,21 @@ impl Collector {
         self.depth.lock().ok().and_then(|d| *d)
     }
 
+    /// The depth once the first probe has answered (at most `within`): a figure taken at a
+    /// step's start must not be the "not probed yet" of a collector just started.
+    pub async fn first_depth(&self, within: Duration) -> Option<u64> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(depth) = self.depth() {
+                return Some(depth);
+            }
+            if self.tasks.len() < 2 || tokio::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Events so far (a copy).
     pub fn events(&self) -> Vec<CompletionEvent> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()

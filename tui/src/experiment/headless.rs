@@ -109,7 +109,7 @@ fn bad_input(message: &str) -> ExitCode {
 }
 
 /// Every container of the stack running and healthy, or what to do about it.
-async fn stack_is_up(stack: &crate::stack::StackOptions) -> Result<(), String> {
+pub(crate) async fn stack_is_up(stack: &crate::stack::StackOptions) -> Result<(), String> {
     let list = crate::stack::status(stack)
         .await
         .map_err(|e| format!("the Docker engine is not reachable ({e:#}); nothing ran"))?;
@@ -134,7 +134,7 @@ async fn stack_is_up(stack: &crate::stack::StackOptions) -> Result<(), String> {
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP stop the run; it still reverts and writes a partial report.
-fn watch_signals(stop: CancellationToken) -> anyhow::Result<()> {
+pub(crate) fn watch_signals(stop: CancellationToken) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;

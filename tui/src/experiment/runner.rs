@@ -485,9 +485,9 @@ fn lane_spec(plan: &Experiment, lane: &Lane, host: &str) -> LoadSpec {
 /// The answers of a round as they arrive, with their mode. The channel is large enough for a
 /// minute at thousands of requests per second; a sample dropped when it is full would show as
 /// a gap between `sent` and the accounting's total.
-type Answers = Arc<Mutex<Vec<(Mode, Answer)>>>;
+pub(crate) type Answers = Arc<Mutex<Vec<(Mode, Answer)>>>;
 
-async fn gather(mut samples: mpsc::Receiver<Sample>, into: Answers) {
+pub(crate) async fn gather(mut samples: mpsc::Receiver<Sample>, into: Answers) {
     while let Some(sample) = samples.recv().await {
         if let Ok(mut all) = into.lock() {
             all.push((

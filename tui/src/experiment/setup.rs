@@ -9,7 +9,7 @@ use super::effects::{Effects, StockLevel};
 use super::result::Invariant;
 use crate::admin::{self, AdminSettings};
 
-pub(super) async fn reset(
+pub(crate) async fn reset(
     http: &reqwest::Client,
     settings: &AdminSettings,
     modes: &[Mode],
@@ -70,7 +70,7 @@ pub(super) async fn restock(
     Ok(())
 }
 
-pub(super) async fn put_back(
+pub(crate) async fn put_back(
     http: &reqwest::Client,
     settings: &AdminSettings,
     before: &super::steps::KnobsBefore,
