@@ -136,6 +136,11 @@ pub struct AcademicMode {
     pub error_rate_400_as_error: f64,
     /// Requests per second the closed model achieved, all scenarios together.
     pub throughput: f64,
+    /// Unexpected answers and requests without one, of all requests: the same requests
+    /// counted our way (the catalogue's expected statuses, the saga's 400 among them, are
+    /// success).
+    #[serde(default)]
+    pub error_rate: f64,
     /// Per scenario: p95 (ms) and requests, for the corrected view.
     pub per_scenario: BTreeMap<String, ScenarioClosed>,
 }
@@ -146,4 +151,14 @@ pub struct ScenarioClosed {
     pub p95_ms: f64,
     pub errors_400_as_error: u64,
     pub throughput: f64,
+    /// Users that ran: the requested number, held to the catalogue's in-flight cap.
+    #[serde(default)]
+    pub virtual_users: u32,
+    /// Unexpected answers and requests without one (our way).
+    #[serde(default)]
+    pub errors: u64,
+    /// Non-2xx answers the catalogue expects (the sync saga's 400): errors their way,
+    /// successes ours.
+    #[serde(default)]
+    pub intended_non_2xx: u64,
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Mode;
-use common::scenario::{self, ScenarioId};
+use common::scenario::{self, RequestSpec, ScenarioId};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -157,13 +157,17 @@ pub fn start(
     let started = Instant::now();
     let window = Arc::new(Mutex::new((Stats::new(), started)));
     let run = Run {
+        requests: Requests::new(
+            client,
+            spec.scenario,
+            spec.mode,
+            &spec.base_url,
+            spec.timeout,
+        ),
         spec: spec.clone(),
-        client,
         samples,
         stats: stats.clone(),
         window: window.clone(),
-        run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
-        base: reqwest::Url::parse(&spec.base_url).ok(),
     };
     let task = tokio::spawn(run.schedule(started, rate_rx, cancel.clone()));
     LoadHandle {
@@ -193,14 +197,101 @@ pub async fn fire_once(
 
 struct Run {
     spec: LoadSpec,
-    client: reqwest::Client,
+    requests: Requests,
     samples: Option<mpsc::Sender<Sample>>,
     stats: Arc<Mutex<Stats>>,
     window: Arc<Mutex<(Stats, Instant)>>,
-    run_id: String,
-    /// `spec.base_url` parsed once: parsing the whole URL again for each request (IDNA on
-    /// the host included) was 2 % of the engine's CPU at 3,000 req/s.
+}
+
+/// How a run's requests are built and sent, shared by the open engine and the closed model
+/// ([`super::closed`]) so that both send the same paths, bodies and correlation ids and read
+/// the answers the same way: their numbers then differ only by the load model.
+pub(super) struct Requests {
+    client: reqwest::Client,
+    request: &'static RequestSpec,
+    base_url: String,
+    /// `base_url` parsed once: parsing the whole URL again for each request (IDNA on the
+    /// host included) was 2 % of the engine's CPU at 3,000 req/s.
     base: Option<reqwest::Url>,
+    timeout: Duration,
+    /// Makes correlation ids (`load-<run>-<seq>`) and unique fields unique across runs.
+    run_id: String,
+}
+
+/// What came back for one request: the status (`None`: no HTTP answer) and whether an
+/// accepted answer's body says its effect failed.
+pub(super) struct Answer {
+    pub status: Option<u16>,
+    pub degraded: bool,
+}
+
+impl Requests {
+    pub(super) fn new(
+        client: reqwest::Client,
+        scenario: ScenarioId,
+        mode: Mode,
+        base_url: &str,
+        timeout: Duration,
+    ) -> Self {
+        Requests {
+            client,
+            request: scenario::get(scenario).request(mode),
+            base_url: base_url.to_owned(),
+            base: reqwest::Url::parse(base_url).ok(),
+            timeout,
+            run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+        }
+    }
+
+    /// The catalogue's request for this scenario and mode.
+    pub(super) fn spec(&self) -> &'static RequestSpec {
+        self.request
+    }
+
+    /// Request number `seq` of the run, and its correlation id.
+    pub(super) fn build(&self, seq: u64) -> (reqwest::RequestBuilder, String) {
+        let request = self.request;
+        let unique = format!("{}-{seq}", self.run_id);
+        let correlation_id = format!("load-{unique}");
+        let path = scenario::render(request.path, &unique, seq);
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let builder = match &self.base {
+            Some(base) => self.client.request(method, with_path(base, &path)),
+            // Not a URL: reqwest reports it, and each request counts as a transport failure.
+            None => self
+                .client
+                .request(method, format!("{}{path}", self.base_url)),
+        };
+        let mut builder = builder
+            .timeout(self.timeout)
+            .header("x-correlation-id", &correlation_id);
+        if let Some(body) = request.body {
+            builder = builder
+                .header("content-type", "application/json")
+                .body(scenario::render(body, &unique, seq));
+        }
+        (builder, correlation_id)
+    }
+
+    /// Sends a built request and waits for its whole answer.
+    pub(super) async fn exchange(builder: reqwest::RequestBuilder) -> Answer {
+        match builder.send().await {
+            // The body is read so the time covers the whole answer, as oha's does.
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = response.bytes().await.unwrap_or_default();
+                Answer {
+                    status: Some(status),
+                    degraded: (200..300).contains(&status) && is_degraded(&body),
+                }
+            }
+            Err(_) => Answer {
+                status: None,
+                degraded: false,
+            },
+        }
+    }
 }
 
 impl Run {
@@ -252,44 +343,13 @@ impl Run {
 
     /// `start` is where the request's latency starts ([`timed_from`]).
     async fn fire(&self, seq: u64, start: Instant) {
-        let entry = scenario::get(self.spec.scenario);
-        let request = entry.request(self.spec.mode);
-        let unique = format!("{}-{seq}", self.run_id);
-        let correlation_id = format!("load-{unique}");
-        let path = scenario::render(request.path, &unique, seq);
-        let method =
-            reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-        let builder = match &self.base {
-            Some(base) => self.client.request(method, with_path(base, &path)),
-            // Not a URL: reqwest reports it, and each request counts as a transport failure.
-            None => self
-                .client
-                .request(method, format!("{}{path}", self.spec.base_url)),
-        };
-        let mut builder = builder
-            .timeout(self.spec.timeout)
-            .header("x-correlation-id", &correlation_id);
-        if let Some(body) = request.body {
-            builder = builder
-                .header("content-type", "application/json")
-                .body(scenario::render(body, &unique, seq));
-        }
+        let (builder, correlation_id) = self.requests.build(seq);
         let intended_at = chrono::Utc::now()
             - chrono::Duration::from_std(Instant::now().saturating_duration_since(start))
                 .unwrap_or_default();
-        let mut degraded = false;
-        let answer = match builder.send().await {
-            // The body is read so the time covers the whole answer, as oha's does.
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response.bytes().await.unwrap_or_default();
-                degraded = (200..300).contains(&status) && is_degraded(&body);
-                Some(status)
-            }
-            Err(_) => None,
-        };
+        let Answer { status, degraded } = Requests::exchange(builder).await;
         let latency = Instant::now().saturating_duration_since(start);
-        let outcome = Outcome::classify(request, answer);
+        let outcome = Outcome::classify(self.requests.spec(), status);
         if let Ok(mut stats) = self.stats.lock() {
             stats.record(outcome, latency);
         }

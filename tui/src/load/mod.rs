@@ -6,6 +6,8 @@
 //! - [`stats`]: an HdrHistogram and counters per run; percentiles and achieved rate.
 //! - [`engine`]: the sender — one task per request, started at its intended time, timed from
 //!   that time (coordinated-omission correct), bounded in flight.
+//! - [`closed`]: the closed model the academic study used (N users, each waiting for its
+//!   answer; service time, uncorrected), to reproduce its numbers beside ours.
 //! - [`headless`]: `ms-tui load`, the engine from the command line with a text or JSON report.
 //! - [`worker`]: the control room's side — runs and one-shot fires on `update`'s commands,
 //!   figures back to the app task twice a second.
@@ -13,6 +15,7 @@
 //! Why open model: a closed loop (N clients, each waiting for its answer) slows down with
 //! the service and hides exactly the stalls this project exists to show.
 
+pub mod closed;
 pub mod engine;
 pub mod headless;
 pub mod outcome;
