@@ -36,6 +36,7 @@ pub async fn run(
     virtual_users: u32,
     per_scenario: Duration,
     stop: CancellationToken,
+    broker: &crate::broker::BrokerSettings,
     progress: impl Fn(String),
 ) -> Academic {
     let client = load_client();
@@ -54,6 +55,9 @@ pub async fn run(
             ));
             let summary = closed::run(spec, client.clone(), stop.clone()).await;
             progress(progress_line(id, mode, &summary));
+            if mode == Mode::Async {
+                leave_the_queues_empty(id, broker, &progress).await;
+            }
             runs.push((id, summary));
         }
         if !runs.is_empty() {
@@ -65,6 +69,25 @@ pub async fn run(
         seconds_per_scenario: per_scenario.as_secs_f64(),
         modes,
         differences: Vec::new(),
+    }
+}
+
+/// A closed model has no rate: its users queue work as fast as the service acknowledges it
+/// (async S4 queued thousands of 10 s report jobs in a few seconds). What it left in the
+/// scenario's queues is purged, so the next scenario does not share the host with it.
+async fn leave_the_queues_empty(
+    id: ScenarioId,
+    broker: &crate::broker::BrokerSettings,
+    progress: &impl Fn(String),
+) {
+    for queue in common::scenario::get(id).queues {
+        match crate::experiment::collect::purge(broker, queue).await {
+            Ok(0) => {}
+            Ok(n) => progress(format!(
+                "academic: purged {n} messages the closed model left in {queue}"
+            )),
+            Err(e) => progress(format!("academic: could not purge {queue}: {e:#}")),
+        }
     }
 }
 

@@ -163,6 +163,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 args.virtual_users,
                 per_scenario,
                 stop.clone(),
+                &broker,
                 |line| eprintln!("  {line}"),
             )
             .await;
