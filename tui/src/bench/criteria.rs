@@ -76,15 +76,20 @@ fn intrinsic(scenario: ScenarioId) -> Intrinsic {
     }
 }
 
+/// What a host adds to every p99: the 2-core machine this was built on runs the broker, the
+/// database, twenty services (debug-built in CI) and the load generator at once; async acks
+/// there measured 40–130 ms at p99 at the default rates.
+const HOST_MARGIN: Duration = Duration::from_millis(200);
+
 /// The bound on ack p99: what the mode's answer waits for by design, half as much again, and
-/// 100 ms for this host (a 2-core machine shared with the broker, the database and the load).
+/// [`HOST_MARGIN`].
 pub fn ack_bound(scenario: ScenarioId, mode: Mode) -> Duration {
     let waits = match mode {
         Mode::Sync => intrinsic(scenario).sync_ack,
         // S8 checks stock over HTTP in async mode too; everything else answers at once.
         Mode::Async => Duration::ZERO,
     };
-    waits + waits / 2 + Duration::from_millis(100)
+    waits + waits / 2 + HOST_MARGIN
 }
 
 /// The bound on done p99: twice the flow's own time and a second (a consumer works through
@@ -105,7 +110,11 @@ pub fn judge(
     let mut criteria = vec![
         Criterion {
             name: "ack_p99".into(),
-            detail: format!("{} < {}", show(figures.ack.p99_ms), show(ms(ack_bound))),
+            detail: format!(
+                "{}, must be < {}",
+                show(figures.ack.p99_ms),
+                show(ms(ack_bound))
+            ),
             value: Some(figures.ack.p99_ms),
             bound: ms(ack_bound),
             pass: figures.sent > 0 && figures.ack.p99_ms < ms(ack_bound),
@@ -113,7 +122,7 @@ pub fn judge(
         Criterion {
             name: "errors".into(),
             detail: format!(
-                "{:.2} % < {:.0} %",
+                "{:.2} %, must be < {:.0} %",
                 figures.error_rate * 100.0,
                 MAX_ERRORS * 100.0
             ),
@@ -130,7 +139,7 @@ pub fn judge(
     criteria.push(Criterion {
         name: "achieved".into(),
         detail: format!(
-            "{:.1} % ≥ {:.0} % of {target_rate}/s",
+            "{:.1} % of {target_rate}/s, must be ≥ {:.0} %",
             achieved * 100.0,
             MIN_ACHIEVED * 100.0
         ),
@@ -147,7 +156,7 @@ pub fn judge(
         let slack = (target_rate.ceil() as u64).max(5);
         criteria.push(Criterion {
             name: "backlog".into(),
-            detail: format!("{start} → {end} ready (growth ≤ {slack})"),
+            detail: format!("{start} → {end} ready, may grow by {slack} at most"),
             value: Some(end as f64 - start as f64),
             bound: slack as f64,
             pass: end <= start + slack,
@@ -162,7 +171,7 @@ pub fn judge(
     criteria.push(Criterion {
         name: "completed".into(),
         detail: format!(
-            "{} not completed ({:.1} %, ≤ {:.0} %)",
+            "{} not completed ({:.1} %), must be ≤ {:.0} %",
             figures.not_completed,
             open * 100.0,
             MAX_NOT_COMPLETED * 100.0
@@ -175,7 +184,7 @@ pub fn judge(
     criteria.push(Criterion {
         name: "done_p99".into(),
         detail: match done_p99 {
-            Some(v) => format!("{} < {}", show(v), show(ms(done_bound))),
+            Some(v) => format!("{}, must be < {}", show(v), show(ms(done_bound))),
             None => "nothing completed".into(),
         },
         value: done_p99,
@@ -238,19 +247,11 @@ mod tests {
 
     #[test]
     fn bounds_follow_the_flow_and_the_mode() {
-        assert_eq!(
-            ack_bound(ScenarioId::S1, Mode::Sync),
-            Duration::from_millis(850)
-        );
-        assert_eq!(
-            ack_bound(ScenarioId::S1, Mode::Async),
-            Duration::from_millis(100)
-        );
-        assert_eq!(
-            ack_bound(ScenarioId::S2, Mode::Sync),
-            Duration::from_millis(3100)
-        );
-        assert_eq!(done_bound(ScenarioId::S1), Duration::from_secs(2));
+        let ms = Duration::from_millis;
+        assert_eq!(ack_bound(ScenarioId::S1, Mode::Sync), ms(950));
+        assert_eq!(ack_bound(ScenarioId::S1, Mode::Async), ms(200));
+        assert_eq!(ack_bound(ScenarioId::S2, Mode::Sync), ms(3200));
+        assert_eq!(done_bound(ScenarioId::S1), ms(2000));
     }
 
     #[test]

@@ -305,6 +305,7 @@ impl Bench<'_> {
             docker: self.docker.as_ref(),
             client: &self.client,
         };
+        step::warm_up(scenario, plan, &target).await;
         let mut steps = Vec::new();
         let mut unmeasured = 0;
         let mut stop_reason = None;

@@ -31,6 +31,24 @@ pub struct Target<'a> {
     pub client: &'a reqwest::Client,
 }
 
+/// Sends the ladder's first rate for a moment, unmeasured: the first requests of a ladder
+/// open the client's connections and wake the services' pools, and in a 4 s step that
+/// start-up alone made p99.
+pub async fn warm_up(scenario: ScenarioId, ladder: &LadderPlan, target: &Target<'_>) {
+    let Some(&rate) = ladder.rates.first() else {
+        return;
+    };
+    let mut spec = LoadSpec::for_stack(scenario, ladder.mode, target.host);
+    spec.rate = rate;
+    spec.uncapped = true;
+    spec.duration = Some(WARM_UP);
+    let _ = load::start(spec, target.client.clone(), None)
+        .finish()
+        .await;
+}
+
+const WARM_UP: Duration = Duration::from_secs(2);
+
 /// Runs one round; `None` when it was stopped before it could measure anything.
 pub async fn run(
     scenario: ScenarioId,
@@ -53,7 +71,8 @@ pub async fn run(
     let mut spec = LoadSpec::for_stack(scenario, ladder.mode, target.host);
     spec.rate = rate;
     spec.uncapped = true;
-    spec.duration = Some(step_length(ladder.step, rate));
+    let length = step_length(ladder.step, rate);
+    spec.duration = Some(length);
     spec.timeout = Duration::from_secs(30);
     let (tx, rx) = mpsc::channel(1 << 16);
     let answers: Answers = Answers::default();
@@ -89,6 +108,7 @@ pub async fn run(
     let figures = accounting::account(scenario, &answers, &events, None);
     Some(step_figures(
         ladder.mode,
+        length,
         &summary,
         &figures,
         (backlog_start, backlog_end),
@@ -136,6 +156,7 @@ fn latency(summary: &Summary) -> Latency {
 
 fn step_figures(
     mode: Mode,
+    length: Duration,
     summary: &Summary,
     figures: &accounting::Accounting,
     (backlog_start, backlog_end): (Option<u64>, Option<u64>),
@@ -160,7 +181,11 @@ fn step_figures(
     };
     StepFigures {
         sent: summary.count,
-        achieved_rate: summary.achieved_rate,
+        // Requests sent over the step's length: the engine sends each at its time unless
+        // every slot is taken, so this is what the open model achieved. The answers' own
+        // rate (over the time to the last answer) would count a 500 ms answer as a shortfall
+        // of 11 % in a 4 s step.
+        achieved_rate: summary.count as f64 / length.as_secs_f64(),
         error_rate: if summary.count == 0 {
             0.0
         } else {
