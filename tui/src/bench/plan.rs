@@ -43,7 +43,7 @@ pub struct LadderPlan {
 }
 
 /// Seconds of load per step, and of drain, in a full and a quick bench.
-const STEP: Duration = Duration::from_secs(15);
+const STEP: Duration = Duration::from_secs(10);
 const QUICK_STEP: Duration = Duration::from_secs(4);
 const DRAIN: Duration = Duration::from_secs(10);
 const QUICK_DRAIN: Duration = Duration::from_secs(4);
