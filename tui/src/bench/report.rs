@@ -73,12 +73,12 @@ pub(crate) fn svg_name(scenario: &str) -> String {
 /// `None` when no step held.
 fn sustainable_step(ladder: &Ladder) -> Option<&Step> {
     let rate = ladder.sustainable_rate?;
-    let passed = || ladder.steps.iter().filter(|s| s.pass);
+    // From the top: the steps ascend by rate.
+    let passed = || ladder.steps.iter().rev().filter(|s| s.pass);
     passed()
-        .filter(|s| (s.target_rate - rate).abs() < 1e-9)
-        .last()
+        .find(|s| (s.target_rate - rate).abs() < 1e-9)
         // A hand-edited report whose rate names no step still shows its best passing step.
-        .or_else(|| passed().last())
+        .or_else(|| passed().next())
 }
 
 /// The busiest (most CPU) container of `mode` in a step: its service name and memory (MiB).
