@@ -66,7 +66,9 @@ pub async fn snapshot(docker: &Docker) -> anyhow::Result<Snapshot> {
         .into_iter()
         .filter_map(|(_, inspect)| inspect.ok())
         .filter_map(|inspect| convert::container_info(&inspect, &project))
-        .filter(|info| info.state == RunState::Running)
+        // A paused container still answers with its (frozen) counters; any other state
+        // answers with empty stats.
+        .filter(|info| matches!(info.state, RunState::Running | RunState::Paused))
         .collect();
     let before = now_ns();
     let samples = join_all(running.iter().map(|info| one_shot(docker, &info.id))).await;
