@@ -27,7 +27,7 @@ use crate::docker::engine::list_inspected;
 use crate::docker::labels::Project;
 
 /// How long one container's one-shot stats may take before the container is left out: an
-/// engine that hangs on one container must not hang the bench (a loaded host answers in 1–2 s).
+/// engine that hangs on one container must not hang the bench (a loaded host answers in ~1 s).
 const STATS_WITHIN: Duration = Duration::from_secs(10);
 
 const NS_PER_S: f64 = 1e9;
@@ -87,7 +87,9 @@ pub async fn snapshot(docker: &Docker) -> anyhow::Result<Snapshot> {
 /// One container's counters now; `None` when it has gone or does not answer.
 async fn one_shot(docker: &Docker, id: &str) -> Option<Sample> {
     // `one_shot` skips the engine's wait for a second sample (precpu), which a cumulative
-    // counter does not need: it halves the call on most engines.
+    // counter does not need. Measured on Docker 20.10 (2 cores, loaded): ~1.0 s a call with
+    // it (the engine answers at its collector's next 1 s tick), ~1.7 s without; all 23
+    // containers at once take 1.1–1.3 s.
     let options = StatsOptionsBuilder::default()
         .stream(false)
         .one_shot(true)

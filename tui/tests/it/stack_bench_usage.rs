@@ -11,7 +11,7 @@ use common::scenario::Service;
 use ms_tui::bench::usage::{self, Snapshot};
 
 /// How long a snapshot may take: one-shot stats of every container at once, on a loaded
-/// 2-core host (measured ~1–2 s; the bench takes two per step).
+/// 2-core host (measured 1.1–1.3 s on Docker 20.10; the bench takes two per step).
 const SNAPSHOT_WITHIN: Duration = Duration::from_secs(8);
 
 async fn timed_snapshot(stack: &Stack) -> Snapshot {
