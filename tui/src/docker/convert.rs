@@ -1,7 +1,10 @@
 //! From the engine's answers to the worker's reports: an inspect becomes a [`ContainerInfo`], a
 //! stats sample becomes CPU % and memory. Pure, so the arithmetic is tested without an engine.
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse};
+use bollard::models::{
+    ContainerInspectResponse, ContainerMemoryStats, ContainerStateStatusEnum,
+    ContainerStatsResponse,
+};
 
 use super::container::{ContainerInfo, Health, RunState};
 use super::labels::{self, Project};
@@ -74,7 +77,13 @@ pub fn usage(stats: &ContainerStatsResponse) -> Option<(f64, u64)> {
     } else {
         0.0
     };
-    let mem = stats.memory_stats.as_ref()?;
+    let used = mem_without_cache(stats.memory_stats.as_ref()?);
+    Some((cpu_percent, used))
+}
+
+/// Memory in use without the page cache (`inactive_file`, cgroup v2; `total_inactive_file`,
+/// v1), as `docker stats` counts it: the one memory rule for the table and the bench alike.
+pub(crate) fn mem_without_cache(mem: &ContainerMemoryStats) -> u64 {
     let cache = mem
         .stats
         .as_ref()
@@ -84,8 +93,7 @@ pub fn usage(stats: &ContainerStatsResponse) -> Option<(f64, u64)> {
         })
         .copied()
         .unwrap_or(0);
-    let used = mem.usage.unwrap_or(0).saturating_sub(cache);
-    Some((cpu_percent, used))
+    mem.usage.unwrap_or(0).saturating_sub(cache)
 }
 
 #[cfg(test)]

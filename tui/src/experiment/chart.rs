@@ -14,13 +14,13 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::report::{fmt_ms, mode_keys, verdict_word};
 use super::result::{Event, RunResult, SecondRow};
 const SIZE: (u32, u32) = (1000, 900);
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 /// The log axis' floor: a zero (or a sub-microsecond timer artefact) is drawn on it.
-const LOG_FLOOR_MS: f64 = 0.01;
+pub(crate) const LOG_FLOOR_MS: f64 = 0.01;
 /// The column beside each panel that holds its key.
 const KEY_WIDTH: i32 = 170;
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
 
 /// One line per mode in a panel: which figure of a second, and how it is drawn.
@@ -94,6 +94,17 @@ fn time_axis(r: &RunResult) -> Range<f64> {
 /// Sync warm, async cool; each variant a further shade of its mode's family, so a variant
 /// reads as belonging to its mode and the colours stay the same from one run to the next.
 pub(crate) fn mode_colours(r: &RunResult) -> Vec<(&str, RGBColor)> {
+    let keyed = mode_keys(r)
+        .into_iter()
+        .map(|key| (key, r.modes.get(key).map_or(key, |m| m.mode.as_str())));
+    key_colours(keyed)
+}
+
+/// [`mode_colours`]' rule for any `(key, mode)` pairs in display order: the bench's ladders
+/// (`sync`, `async`, `sync-limit-40`) are coloured as the experiment's modes and variants are.
+pub(crate) fn key_colours<'a>(
+    keyed: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, RGBColor)> {
     const WARM: [RGBColor; 4] = [
         RGBColor(214, 39, 40),
         RGBColor(140, 86, 75),
@@ -107,10 +118,9 @@ pub(crate) fn mode_colours(r: &RunResult) -> Vec<(&str, RGBColor)> {
         RGBColor(57, 59, 121),
     ];
     let (mut warm, mut cool) = (WARM.iter().cycle(), COOL.iter().cycle());
-    mode_keys(r)
+    keyed
         .into_iter()
-        .map(|key| {
-            let mode = r.modes.get(key).map_or(key, |m| m.mode.as_str());
+        .map(|(key, mode)| {
             let colour = match (key, mode) {
                 ("sync", _) => Some(RGBColor(230, 110, 0)),
                 ("async", _) => Some(RGBColor(31, 100, 200)),
@@ -215,12 +225,12 @@ fn linear_panel(area: &Area, f: &Frame, caption: &str, lines: &[Line]) -> anyhow
 
 /// The key goes in its own column beside each panel: drawn over the plot it would hide the
 /// very seconds a fault makes interesting. Every panel is split alike, so the time axes align.
-fn split_key<'a>(area: &Area<'a>) -> (Area<'a>, Area<'a>) {
+pub(crate) fn split_key<'a>(area: &Area<'a>) -> (Area<'a>, Area<'a>) {
     let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(i32::MAX);
     area.split_horizontally((width - KEY_WIDTH).max(width / 2))
 }
 
-fn chart_builder<'a, 'b>(
+pub(crate) fn chart_builder<'a, 'b>(
     area: &'a Area<'b>,
     caption: &str,
 ) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
@@ -274,8 +284,15 @@ fn values<'f>(f: &'f Frame, lines: &'f [Line]) -> impl Iterator<Item = f64> + 'f
 /// A log axis from a little below the smallest positive value to a little above the largest,
 /// spanning at least a decade so a flat line is not magnified into noise.
 fn log_bounds(f: &Frame, lines: &[Line]) -> (f64, f64) {
-    let (min, max) = values(f, lines)
-        .filter(|v| *v > 0.0)
+    log_range(values(f, lines))
+}
+
+/// [`log_bounds`]' rule for any values (the bench's rates and latencies); values that are
+/// not finite and positive cannot sit on a log axis and are ignored.
+pub(crate) fn log_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let (min, max) = values
+        .into_iter()
+        .filter(|v| v.is_finite() && *v > 0.0)
         .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -288,10 +305,10 @@ fn log_bounds(f: &Frame, lines: &[Line]) -> (f64, f64) {
 }
 
 /// One entry of a panel's key.
-struct Key {
-    label: String,
-    style: ShapeStyle,
-    dashed: bool,
+pub(crate) struct Key {
+    pub label: String,
+    pub style: ShapeStyle,
+    pub dashed: bool,
 }
 
 /// Draws each line of each mode, split where a second has no value (a gap, not a slope to
@@ -372,7 +389,7 @@ where
     Ok(())
 }
 
-fn draw_key(area: &Area, keys: &[Key]) -> anyhow::Result<()> {
+pub(crate) fn draw_key(area: &Area, keys: &[Key]) -> anyhow::Result<()> {
     let text = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
     for (i, key) in keys.iter().enumerate() {
         let y = 30 + 15 * i32::try_from(i).unwrap_or(i32::MAX / 16);

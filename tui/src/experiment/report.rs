@@ -35,7 +35,7 @@ pub fn write(dir: &Path, result: &RunResult) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Writes to a hidden `.NAME.tmp` beside `path`, then renames it over `path`: a rename within
 /// a folder is atomic, so a run killed mid-write leaves the old file or none, never half of one.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
@@ -463,7 +463,7 @@ fn md_events(out: &mut String, events: &[Event]) -> fmt::Result {
     writeln!(out)
 }
 
-fn md_environment(out: &mut String, env: &Environment) -> fmt::Result {
+pub(crate) fn md_environment(out: &mut String, env: &Environment) -> fmt::Result {
     writeln!(out, "## Environment\n")?;
     writeln!(
         out,
@@ -504,7 +504,7 @@ pub(crate) fn fmt_knobs(knobs: &BTreeMap<String, serde_json::Value>) -> String {
 }
 
 /// A table cell: a `|` would end the cell and a newline the row.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
