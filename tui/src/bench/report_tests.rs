@@ -103,6 +103,7 @@ fn closed(p95_ms: f64) -> ScenarioClosed {
         p95_ms,
         errors_400_as_error: 12,
         throughput: 40.0,
+        ..Default::default()
     }
 }
 
@@ -142,6 +143,7 @@ pub(crate) fn fixture() -> BenchReport {
         error_rate_400_as_error: errors,
         throughput: 80.5,
         per_scenario: BTreeMap::from([("s1".into(), closed(s1)), ("s2".into(), closed(s2))]),
+        ..Default::default()
     };
     BenchReport {
         started_at: "2026-12-02T01:00:00Z".into(),

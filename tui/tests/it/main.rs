@@ -9,12 +9,9 @@
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
 //! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
-<<<<<<< HEAD
-//!   `stack_seeds` (the seed READMEs), `stack_experiments` (`ms-tui run`), `stack_bench` (`ms-tui bench --quick`), `stack_failures` (outages), `stack_faults` (partitions,
-=======
-//!   `stack_seeds` (the seed READMEs), `stack_bench_usage` (the bench's stats reader),
-//!   `stack_experiments` (`ms-tui run`), `stack_failures` (outages), `stack_faults` (partitions,
->>>>>>> bench-usage
+//!   `stack_seeds` (the seed READMEs), `stack_experiments` (`ms-tui run`), `stack_bench`
+//!   (`ms-tui bench --quick`), `stack_bench_usage` (the bench's stats reader),
+//!   `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `ui_docker_engine` (the
 //!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
 //!   `ui_e2e_faults` (faults from the keyboard, in tmux) and `ui_e2e_experiment` (showdown
@@ -39,11 +36,9 @@ mod ui_timeline;
 mod stack_support;
 
 #[cfg(feature = "stack-tests")]
-<<<<<<< HEAD
 mod stack_bench;
-=======
+#[cfg(feature = "stack-tests")]
 mod stack_bench_usage;
->>>>>>> bench-usage
 #[cfg(feature = "stack-tests")]
 mod stack_experiments;
 #[cfg(feature = "stack-tests")]
