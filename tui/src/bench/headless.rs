@@ -346,6 +346,7 @@ impl Bench<'_> {
             }
         }
         let cap = scenario::get(scenario).max_rate;
+        let top = plan.rates.last().copied().unwrap_or(cap);
         let ladder = Ladder {
             key: plan.key.clone(),
             mode: plan.mode.as_str().into(),
@@ -353,7 +354,13 @@ impl Bench<'_> {
             ack_bound_ms: plan.ack_bound.as_secs_f64() * 1000.0,
             sustainable_rate: criteria::sustainable(&steps),
             steps,
-            stop_reason: stop_reason.unwrap_or_else(|| format!("top of the ladder (cap {cap}/s)")),
+            stop_reason: stop_reason.unwrap_or_else(|| {
+                if top < cap {
+                    format!("top of the ladder ({top}/s; the catalogue's cap is {cap}/s)")
+                } else {
+                    format!("top of the ladder: the catalogue's cap, {cap}/s")
+                }
+            }),
         };
         eprintln!(
             "  {}: sustainable {} — {}",

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use common::Mode;
-use common::scenario::{self, ScenarioId};
+use common::scenario::{self, ScenarioId, Service};
 
 use super::criteria;
 
@@ -81,6 +81,25 @@ impl BenchPlan {
             .sum()
     }
 }
+
+/// The services a scenario's flow runs through: the CPU per 1,000 requests is theirs (the
+/// other services' idle cost would swamp a low rate's figure).
+pub fn flow_services(id: ScenarioId) -> &'static [Service] {
+    use Service::*;
+    match id {
+        ScenarioId::S1 => &[User, Email],
+        ScenarioId::S2 => &[Payment],
+        ScenarioId::S3 => &[Product, Search, Cache, Analytics],
+        ScenarioId::S4 => &[Report],
+        ScenarioId::S5 => &[Order, Inventory, Payment],
+        ScenarioId::S6 => &[Analytics],
+        ScenarioId::S7 => &[Order, Payment, Email],
+        ScenarioId::S8 => &[Order, Inventory, Email],
+    }
+}
+
+/// The broker and the database, whose CPU is reported apart.
+pub const INFRA: [&str; 2] = ["infra/rabbitmq", "infra/postgres"];
 
 /// A step is long enough to send [`MIN_REQUESTS`] at its rate.
 pub fn step_length(step: Duration, rate: f64) -> Duration {

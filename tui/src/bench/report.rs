@@ -241,8 +241,9 @@ fn md_glossary(out: &mut String) -> fmt::Result {
          whether or not earlier ones were answered) at which a step held every criterion; the \
          latencies, CPU and memory of a row are that step's. *ack*: time to the answer. \
          *done*: time to the flow's effect, from the intended send time. *CPU s / 1,000 req*: \
-         CPU seconds the mode's services (and, apart, RabbitMQ and PostgreSQL) used per \
-         1,000 requests sent. *RSS*: memory without page cache of the mode's busiest \
+         CPU seconds the services of the scenario's flow (and, apart, RabbitMQ and \
+         PostgreSQL) used per 1,000 requests sent, over the step and its drain; at low rates \
+         their idle cost (the broker's above all) dominates. *RSS*: memory without page cache of the mode's busiest \
          service at the step's end.\n"
     )
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{LadderPlan, step_length};
+use super::plan::{INFRA, LadderPlan, flow_services, step_length};
 use super::result::StepFigures;
 use super::usage;
 use crate::broker::BrokerSettings;
@@ -107,6 +107,7 @@ pub async fn run(
     }
     let figures = accounting::account(scenario, &answers, &events, None);
     Some(step_figures(
+        scenario,
         ladder.mode,
         length,
         &summary,
@@ -144,6 +145,13 @@ async fn drain(
     }
 }
 
+fn flow_keys(scenario: ScenarioId, mode: Mode) -> Vec<String> {
+    flow_services(scenario)
+        .iter()
+        .map(|s| format!("{mode}/{s}"))
+        .collect()
+}
+
 fn latency(summary: &Summary) -> Latency {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     Latency {
@@ -155,6 +163,7 @@ fn latency(summary: &Summary) -> Latency {
 }
 
 fn step_figures(
+    scenario: ScenarioId,
     mode: Mode,
     length: Duration,
     summary: &Summary,
@@ -173,8 +182,16 @@ fn step_figures(
         |seconds: f64| (summary.count > 0).then(|| seconds / summary.count as f64 * 1000.0);
     let (cpu, infra, per_container) = match usage_window {
         Some((before, after)) => (
-            per_1000(usage::cpu_seconds(before, after, mode.as_str())),
-            per_1000(usage::cpu_seconds(before, after, "infra")),
+            per_1000(usage::cpu_seconds_of(
+                before,
+                after,
+                &flow_keys(scenario, mode),
+            )),
+            per_1000(usage::cpu_seconds_of(
+                before,
+                after,
+                &INFRA.map(String::from),
+            )),
             usage::between(before, after),
         ),
         None => (None, None, Default::default()),

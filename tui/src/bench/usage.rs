@@ -158,10 +158,19 @@ pub fn between(before: &Snapshot, after: &Snapshot) -> BTreeMap<String, Usage> {
 /// snapshots, summed.
 pub fn cpu_seconds(before: &Snapshot, after: &Snapshot, group: &str) -> f64 {
     let prefix = format!("{group}/");
+    cpu_seconds_where(before, after, |key| key.starts_with(&prefix))
+}
+
+/// CPU seconds of the named containers (`async/email`, `infra/rabbitmq`) between the two.
+pub fn cpu_seconds_of(before: &Snapshot, after: &Snapshot, keys: &[String]) -> f64 {
+    cpu_seconds_where(before, after, |key| keys.iter().any(|k| k == key))
+}
+
+fn cpu_seconds_where(before: &Snapshot, after: &Snapshot, wanted: impl Fn(&str) -> bool) -> f64 {
     let ns: u64 = after
         .containers
         .iter()
-        .filter(|(key, _)| key.starts_with(&prefix))
+        .filter(|(key, _)| wanted(key))
         .filter_map(|(key, end)| Some(cpu_delta_ns(before.containers.get(key)?, end)))
         .sum();
     ns as f64 / NS_PER_S

@@ -477,21 +477,55 @@ pub(crate) fn md_environment(out: &mut String, env: &Environment) -> fmt::Result
         env.host_load,
         fmt_ms(env.timer_floor_ms)
     )?;
-    writeln!(out, "- knobs: {}", fmt_knobs(&env.knobs))?;
-    let images: Vec<String> = env
+    writeln!(
+        out,
+        "- knobs: {}",
+        grouped(&env.knobs, |v| format!("`{v}`"))
+    )?;
+    let images: BTreeMap<String, serde_json::Value> = env
         .images
         .iter()
-        .map(|(k, v)| format!("`{k}` {v}"))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     writeln!(
         out,
         "- images: {}",
-        if images.is_empty() {
-            "none recorded".to_owned()
-        } else {
-            images.join(", ")
-        }
+        grouped(&images, |v| v.as_str().unwrap_or_default().to_owned())
     )
+}
+
+/// Containers that share a value are listed once, after it (`the same on 20 containers: …`):
+/// twenty services with the same knobs were a page of the same JSON.
+fn grouped(
+    by_container: &BTreeMap<String, serde_json::Value>,
+    show: impl Fn(&serde_json::Value) -> String,
+) -> String {
+    if by_container.is_empty() {
+        return "none recorded".to_owned();
+    }
+    let mut groups: Vec<(&serde_json::Value, Vec<&str>)> = Vec::new();
+    for (container, value) in by_container {
+        match groups.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, names)) => names.push(container),
+            None => groups.push((value, vec![container])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|(value, names)| {
+            let who = if names.len() > 3 {
+                format!("{} containers", names.len())
+            } else {
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("{} on {who}", show(value))
+        })
+        .collect();
+    parts.join("; ")
 }
 
 /// `` `async/email` {"delay_ms":0}, … `` — compact JSON keeps a knob on one line.
