@@ -23,6 +23,9 @@ use crate::load::stats::format_latency;
 
 const BAD_INPUT: u8 = 2;
 
+/// Units added to every seeded product after each reset.
+const RESTOCK: u32 = 1_000_000;
+
 /// `ms-tui bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -152,6 +155,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "--- the academic study's way: closed model, {} users",
                 args.virtual_users
             );
+            bench.fresh_data(&Mode::ALL).await;
             let per_scenario = if args.quick {
                 Duration::from_secs(5)
             } else {
@@ -256,11 +260,7 @@ impl Bench<'_> {
             if self.stop.is_cancelled() {
                 break;
             }
-            if let Err(e) =
-                crate::experiment::setup::reset(self.http, self.admin, &[ladder.mode]).await
-            {
-                eprintln!("  reset: {e}");
-            }
+            self.fresh_data(&[ladder.mode]).await;
             let before = match set_knobs(
                 self.http,
                 self.admin,
@@ -291,6 +291,19 @@ impl Bench<'_> {
             },
             unmeasured,
         )
+    }
+
+    /// The seed data back, and stock no ladder can sell out: S8 at 10/s sold the seeded 100
+    /// units of its product within its first step, and every order after that was refused.
+    async fn fresh_data(&self, modes: &[Mode]) {
+        if let Err(e) = crate::experiment::setup::reset(self.http, self.admin, modes).await {
+            eprintln!("  reset: {e}");
+        }
+        if let Err(e) =
+            crate::experiment::setup::restock(self.http, self.admin, modes, RESTOCK).await
+        {
+            eprintln!("  restock: {e}");
+        }
     }
 
     async fn ladder(

@@ -40,7 +40,7 @@ pub(crate) async fn reset(
 /// The products the inventory is seeded with (its migration).
 const SEEDED_PRODUCTS: [u32; 4] = [1, 2, 3, 4];
 
-pub(super) async fn restock(
+pub(crate) async fn restock(
     http: &reqwest::Client,
     settings: &AdminSettings,
     modes: &[Mode],
