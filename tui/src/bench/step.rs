@@ -19,9 +19,9 @@ use super::usage;
 use crate::broker::BrokerSettings;
 use crate::experiment::accounting;
 use crate::experiment::collect::Collector;
-use crate::experiment::result::Latency;
+use crate::experiment::figures::{done_latency, latency};
 use crate::experiment::runner::{Answers, gather};
-use crate::load::{self, LoadSpec, Stats, Summary};
+use crate::load::{self, LoadSpec, Summary};
 
 /// Where the stack is, for every step.
 pub struct Target<'a> {
@@ -152,16 +152,6 @@ fn flow_keys(scenario: ScenarioId, mode: Mode) -> Vec<String> {
         .collect()
 }
 
-fn latency(summary: &Summary) -> Latency {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    Latency {
-        p50_ms: ms(summary.p50),
-        p95_ms: ms(summary.p95),
-        p99_ms: ms(summary.p99),
-        max_ms: ms(summary.max),
-    }
-}
-
 fn step_figures(
     scenario: ScenarioId,
     mode: Mode,
@@ -171,13 +161,7 @@ fn step_figures(
     (backlog_start, backlog_end): (Option<u64>, Option<u64>),
     usage_window: Option<(&usage::Snapshot, &usage::Snapshot)>,
 ) -> StepFigures {
-    let done = (!figures.completions.is_empty()).then(|| {
-        let mut stats = Stats::new();
-        for c in &figures.completions {
-            stats.record(load::Outcome::Expected(200), c.latency);
-        }
-        latency(&stats.summary(Duration::from_secs(1)))
-    });
+    let done = done_latency(&figures.completions);
     let per_1000 =
         |seconds: f64| (summary.count > 0).then(|| seconds / summary.count as f64 * 1000.0);
     let (cpu, infra, per_container) = match usage_window {

@@ -55,7 +55,19 @@ pub(super) fn fill_completions(
     }
 }
 
-fn latency(summary: &Summary) -> Latency {
+/// The completion latencies' percentiles; `None` when nothing completed.
+pub(crate) fn done_latency(completions: &[accounting::Completion]) -> Option<Latency> {
+    (!completions.is_empty()).then(|| {
+        let mut stats = Stats::new();
+        for c in completions {
+            stats.record(load::Outcome::Expected(200), c.latency);
+        }
+        latency(&stats.summary(Duration::from_secs(1)))
+    })
+}
+
+/// A summary's percentiles in milliseconds, as results and reports keep them.
+pub(crate) fn latency(summary: &Summary) -> Latency {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     Latency {
         p50_ms: ms(summary.p50),
@@ -73,13 +85,7 @@ pub(super) fn mode_result(
     series: &[SecondRow],
     reverts: &[f64],
 ) -> ModeResult {
-    let done = (!figures.completions.is_empty()).then(|| {
-        let mut stats = Stats::new();
-        for c in &figures.completions {
-            stats.record(load::Outcome::Expected(200), c.latency);
-        }
-        latency(&stats.summary(Duration::from_secs(1)))
-    });
+    let done = done_latency(&figures.completions);
     let target_rate = match plan.load {
         LoadShape::Rate { rate, .. } => LoadSpec::for_stack(plan.scenario, lane.mode, "h")
             .effective_rate(rate)
