@@ -56,7 +56,15 @@ pub async fn run(
             let summary = closed::run(spec, client.clone(), stop.clone()).await;
             progress(progress_line(id, mode, &summary));
             if mode == Mode::Async {
-                leave_the_queues_empty(id, broker, &progress).await;
+                // A closed model has no rate: its users queue work as fast as the service
+                // acknowledges it (async S4 queued thousands of 10 s report jobs in seconds).
+                super::step::leave_the_queues_empty(
+                    id,
+                    broker,
+                    "academic: the closed model",
+                    &progress,
+                )
+                .await;
             }
             runs.push((id, summary));
         }
@@ -69,25 +77,6 @@ pub async fn run(
         seconds_per_scenario: per_scenario.as_secs_f64(),
         modes,
         differences: Vec::new(),
-    }
-}
-
-/// A closed model has no rate: its users queue work as fast as the service acknowledges it
-/// (async S4 queued thousands of 10 s report jobs in a few seconds). What it left in the
-/// scenario's queues is purged, so the next scenario does not share the host with it.
-async fn leave_the_queues_empty(
-    id: ScenarioId,
-    broker: &crate::broker::BrokerSettings,
-    progress: &impl Fn(String),
-) {
-    for queue in common::scenario::get(id).queues {
-        match crate::experiment::collect::purge(broker, queue).await {
-            Ok(0) => {}
-            Ok(n) => progress(format!(
-                "academic: purged {n} messages the closed model left in {queue}"
-            )),
-            Err(e) => progress(format!("academic: could not purge {queue}: {e:#}")),
-        }
     }
 }
 
@@ -605,6 +594,7 @@ mod tests {
             scenario: scenario.to_owned(),
             title: String::new(),
             ladders,
+            skipped: Vec::new(),
             finding: String::new(),
         }
     }

@@ -92,6 +92,24 @@ pub fn ack_bound(scenario: ScenarioId, mode: Mode) -> Duration {
     waits + waits / 2 + HOST_MARGIN
 }
 
+/// What a scenario's sync answer waits for by design: with a rate, how many requests a sync
+/// service holds at once (Little's law).
+pub fn sync_wait(scenario: ScenarioId) -> Duration {
+    intrinsic(scenario).sync_ack
+}
+
+/// How much the ready messages may grow over a step and still count as keeping up: a second
+/// of arrivals may be in the queue at any moment.
+fn backlog_slack(target_rate: f64) -> u64 {
+    (target_rate.ceil() as u64).max(5)
+}
+
+/// Whether the queues hold more at the end of a step than its start allows: the consumers did
+/// not keep up.
+pub fn backlog_grew(target_rate: f64, start: u64, end: u64) -> bool {
+    end > start + backlog_slack(target_rate)
+}
+
 /// The bound on done p99: twice the flow's own time and a second (a consumer works through
 /// what the step delivered while it arrives).
 pub fn done_bound(scenario: ScenarioId) -> Duration {
@@ -151,15 +169,13 @@ pub fn judge(
         return criteria;
     };
     if let (Some(start), Some(end)) = (figures.backlog_start, figures.backlog_end) {
-        // A second of arrivals may be in the queue at any moment; more than that left over
-        // at the end than at the start is a backlog that grows.
-        let slack = (target_rate.ceil() as u64).max(5);
+        let slack = backlog_slack(target_rate);
         criteria.push(Criterion {
             name: "backlog".into(),
             detail: format!("{start} → {end} ready, may grow by {slack} at most"),
             value: Some(end as f64 - start as f64),
             bound: slack as f64,
-            pass: end <= start + slack,
+            pass: !backlog_grew(target_rate, start, end),
         });
     }
     let accepted = figures.sent as f64 * (1.0 - figures.error_rate);

@@ -255,6 +255,9 @@ impl Bench<'_> {
     async fn scenario(&self, plan: &ScenarioPlan, rounds: u32) -> (ScenarioBench, usize) {
         let entry = scenario::get(plan.scenario);
         eprintln!("--- {} {}", plan.scenario.as_str(), entry.title);
+        for skipped in &plan.skipped {
+            eprintln!("  {skipped}");
+        }
         let mut ladders = Vec::new();
         let mut unmeasured = 0;
         for ladder in &plan.ladders {
@@ -277,6 +280,15 @@ impl Bench<'_> {
                 }
             };
             let (result, missing) = self.ladder(plan.scenario, ladder, rounds).await;
+            if ladder.mode == Mode::Async {
+                // A step that fell behind leaves a backlog whose consumers would work on
+                // through the next ladder.
+                let who = format!("  {} {}", plan.scenario.as_str(), ladder.key);
+                step::leave_the_queues_empty(plan.scenario, self.broker, &who, &|line| {
+                    eprintln!("{line}")
+                })
+                .await;
+            }
             crate::experiment::setup::put_back(self.http, self.admin, &before).await;
             unmeasured += missing;
             ladders.push(result);
@@ -288,6 +300,7 @@ impl Bench<'_> {
                 scenario: plan.scenario.as_str().into(),
                 title: entry.title.into(),
                 ladders,
+                skipped: plan.skipped.clone(),
                 finding,
             },
             unmeasured,
@@ -323,13 +336,16 @@ impl Bench<'_> {
         let mut steps = Vec::new();
         let mut unmeasured = 0;
         let mut stop_reason = None;
+        let mut last_stats = None;
         for &rate in &plan.rates {
             let mut measured = Vec::new();
             for round in 1..=rounds {
                 if self.stop.is_cancelled() {
                     break;
                 }
-                match step::run(scenario, plan, rate, &target, self.stop).await {
+                let ran = step::run(scenario, plan, rate, &target, last_stats, self.stop).await;
+                last_stats = ran.after;
+                match ran.figures {
                     Some(figures) => {
                         eprintln!(
                             "{}",

@@ -24,6 +24,9 @@ pub struct BenchPlan {
 pub struct ScenarioPlan {
     pub scenario: ScenarioId,
     pub ladders: Vec<LadderPlan>,
+    /// The ladders left out, each with why (a quick bench skips the worker-limit ladder where
+    /// the limit cannot bind).
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +36,10 @@ pub struct LadderPlan {
     pub mode: Mode,
     pub knobs: serde_json::Map<String, serde_json::Value>,
     pub rates: Vec<f64>,
-    /// How long each step's load lasts.
+    /// How long each step's load lasts, at least.
     pub step: Duration,
+    /// A step lasts long enough to send this many requests at its rate.
+    pub min_requests: f64,
     /// After the load, how long the step waits for its completions.
     pub drain: Duration,
     pub ack_bound: Duration,
@@ -47,17 +52,23 @@ const STEP: Duration = Duration::from_secs(10);
 const QUICK_STEP: Duration = Duration::from_secs(4);
 const DRAIN: Duration = Duration::from_secs(10);
 const QUICK_DRAIN: Duration = Duration::from_secs(4);
-/// A step sends at least this many requests (S4's 0.1/s would send one in 15 s).
+/// A step sends at least this many requests (S4's 0.1/s would send one in 15 s); a quick
+/// one two (S4 at 0.1/s: 20 s, not 40).
 const MIN_REQUESTS: f64 = 4.0;
+const QUICK_MIN_REQUESTS: f64 = 2.0;
 
 impl BenchPlan {
     pub fn new(scenarios: &[ScenarioId], quick: bool, rounds: u32) -> BenchPlan {
         BenchPlan {
             scenarios: scenarios
                 .iter()
-                .map(|id| ScenarioPlan {
-                    scenario: *id,
-                    ladders: ladders(*id, quick),
+                .map(|id| {
+                    let (ladders, skipped) = ladders(*id, quick);
+                    ScenarioPlan {
+                        scenario: *id,
+                        ladders,
+                        skipped,
+                    }
                 })
                 .collect(),
             quick,
@@ -68,7 +79,7 @@ impl BenchPlan {
     /// The longest the bench can take (every step run, every drain waited out), for the
     /// progress line.
     pub fn longest(&self) -> Duration {
-        let per_step = |l: &LadderPlan, rate: f64| step_length(l.step, rate) + l.drain;
+        let per_step = |l: &LadderPlan, rate: f64| l.step_length(rate) + l.drain;
         self.scenarios
             .iter()
             .flat_map(|s| s.ladders.iter())
@@ -101,17 +112,21 @@ pub fn flow_services(id: ScenarioId) -> &'static [Service] {
 /// The broker and the database, whose CPU is reported apart.
 pub const INFRA: [&str; 2] = ["infra/rabbitmq", "infra/postgres"];
 
-/// A step is long enough to send [`MIN_REQUESTS`] at its rate.
-pub fn step_length(step: Duration, rate: f64) -> Duration {
-    step.max(Duration::from_secs_f64(MIN_REQUESTS / rate.max(0.001)))
+impl LadderPlan {
+    /// A step's load: its length, or long enough to send [`LadderPlan::min_requests`].
+    pub fn step_length(&self, rate: f64) -> Duration {
+        self.step
+            .max(Duration::from_secs_f64(self.min_requests / rate.max(0.001)))
+    }
 }
 
-fn ladders(id: ScenarioId, quick: bool) -> Vec<LadderPlan> {
+/// The ladders of a scenario, and those left out with why.
+fn ladders(id: ScenarioId, quick: bool) -> (Vec<LadderPlan>, Vec<String>) {
     let rates = rates(id, quick);
-    let (step, drain) = if quick {
-        (QUICK_STEP, QUICK_DRAIN)
+    let (step, drain, min_requests) = if quick {
+        (QUICK_STEP, QUICK_DRAIN, QUICK_MIN_REQUESTS)
     } else {
-        (STEP, DRAIN)
+        (STEP, DRAIN, MIN_REQUESTS)
     };
     let ladder = |key: &str, mode: Mode, knobs: serde_json::Map<_, _>| LadderPlan {
         key: key.into(),
@@ -119,6 +134,7 @@ fn ladders(id: ScenarioId, quick: bool) -> Vec<LadderPlan> {
         knobs,
         rates: rates.clone(),
         step,
+        min_requests,
         // Sync completes inside its requests: a second catches the events that trail them.
         drain: match mode {
             Mode::Sync => Duration::from_secs(1),
@@ -129,11 +145,26 @@ fn ladders(id: ScenarioId, quick: bool) -> Vec<LadderPlan> {
     };
     let mut pool = serde_json::Map::new();
     pool.insert("sync_max_inflight".into(), POOL_LIMIT.into());
-    vec![
+    let pool_key = format!("sync-limit-{POOL_LIMIT}");
+    let mut plans = vec![
         ladder("sync", Mode::Sync, serde_json::Map::new()),
         ladder("async", Mode::Async, serde_json::Map::new()),
-        ladder(&format!("sync-limit-{POOL_LIMIT}"), Mode::Sync, pool),
-    ]
+    ];
+    let top = rates.last().copied().unwrap_or_default();
+    let in_flight = top * criteria::sync_wait(id).as_secs_f64();
+    if quick && in_flight < f64::from(POOL_LIMIT) {
+        // Little's law: requests in flight = rate × time each is held. Under the limit at the
+        // top rate, the limited ladder would repeat the sync one step for step.
+        let skipped = format!(
+            "`{pool_key}` not run (quick): at the top rate, {top}/s × the flow's {} of \
+             designed waiting keeps about {in_flight:.0} requests in flight, under the limit of \
+             {POOL_LIMIT}, so it would repeat the `sync` ladder; the full bench runs it",
+            crate::load::stats::format_latency(criteria::sync_wait(id)),
+        );
+        return (plans, vec![skipped]);
+    }
+    plans.push(ladder(&pool_key, Mode::Sync, pool));
+    (plans, Vec::new())
 }
 
 /// From the catalogue's default rate up to its cap, doubling (quick: four times each step,
@@ -172,7 +203,7 @@ mod tests {
 
     #[test]
     fn every_scenario_gets_sync_async_and_the_pool_ladder() {
-        let plan = BenchPlan::new(&[ScenarioId::S1], true, 1);
+        let plan = BenchPlan::new(&[ScenarioId::S1], false, 1);
         let keys: Vec<&str> = plan.scenarios[0]
             .ladders
             .iter()
@@ -185,9 +216,37 @@ mod tests {
     }
 
     #[test]
+    fn a_quick_bench_skips_the_worker_limit_only_where_it_cannot_bind() {
+        for id in ScenarioId::ALL {
+            let quick = BenchPlan::new(&[id], true, 1);
+            let full = BenchPlan::new(&[id], false, 1);
+            assert_eq!(full.scenarios[0].ladders.len(), 3, "{id:?}");
+            assert!(full.scenarios[0].skipped.is_empty());
+            let s = &quick.scenarios[0];
+            // S1: 320/s × 500 ms = 160 in flight; S6: a row insert, none by design.
+            let expect_pool = matches!(
+                id,
+                ScenarioId::S1 | ScenarioId::S2 | ScenarioId::S5 | ScenarioId::S7
+            );
+            assert_eq!(s.ladders.len() == 3, expect_pool, "{id:?}");
+            assert_eq!(
+                s.skipped.len() == 1,
+                !expect_pool,
+                "{id:?}: {:?}",
+                s.skipped
+            );
+        }
+        let s6 = BenchPlan::new(&[ScenarioId::S6], true, 1);
+        assert!(s6.scenarios[0].skipped[0].contains("`sync-limit-40` not run (quick)"));
+    }
+
+    #[test]
     fn slow_scenarios_get_steps_long_enough_to_send_a_few_requests() {
-        assert_eq!(step_length(QUICK_STEP, 0.1), Duration::from_secs(40));
-        assert_eq!(step_length(QUICK_STEP, 100.0), QUICK_STEP);
+        let full = &BenchPlan::new(&[ScenarioId::S4], false, 1).scenarios[0].ladders[0];
+        let quick = &BenchPlan::new(&[ScenarioId::S4], true, 1).scenarios[0].ladders[0];
+        assert_eq!(full.step_length(0.1), Duration::from_secs(40));
+        assert_eq!(quick.step_length(0.1), Duration::from_secs(20));
+        assert_eq!(quick.step_length(100.0), QUICK_STEP);
     }
 
     #[test]
@@ -197,6 +256,14 @@ mod tests {
             plan.longest() <= Duration::from_secs(150),
             "{:?}",
             plan.longest()
+        );
+        // All eight: every step run and every drain waited out is the bound, not the
+        // expectation (a ladder stops at its first failed step; drains end when all is done).
+        let all = BenchPlan::new(&ScenarioId::ALL, true, 1);
+        assert!(
+            all.longest() <= Duration::from_secs(600),
+            "{:?}",
+            all.longest()
         );
     }
 }

@@ -261,6 +261,9 @@ fn md_scenario(out: &mut String, s: &ScenarioBench) -> fmt::Result {
     } else {
         md_ladder_table(out, &s.ladders)?;
     }
+    for skipped in &s.skipped {
+        writeln!(out, "{}\n", cell(skipped))?;
+    }
     writeln!(out, "**Finding:** {}\n", cell(&s.finding))
 }
 

@@ -126,6 +126,7 @@ pub(crate) fn fixture() -> BenchReport {
             ),
             ladder("sync-limit-40", "sync", &[(50.0, true), (100.0, false)]),
         ],
+        skipped: Vec::new(),
         finding: "async holds 4× the rate; its done p99 is 10× sync's ack p99".into(),
     };
     let s2 = ScenarioBench {
@@ -136,6 +137,7 @@ pub(crate) fn fixture() -> BenchReport {
             ladder("async", "async", &[(50.0, true), (100.0, true)]),
             ladder("sync-limit-40", "sync", &[(50.0, false)]),
         ],
+        skipped: Vec::new(),
         finding: "held to 40 in flight, sync cannot serve even 50/s".into(),
     };
     let mode = |p95: f64, errors: f64, s1: f64, s2: f64| AcademicMode {

@@ -39,6 +39,10 @@ pub struct ScenarioBench {
     /// `sync`, `async`, then `sync-limit-40` (our sync services held to 40 requests in
     /// flight, as a thread pool would: the I/O model, apart from the communication style).
     pub ladders: Vec<Ladder>,
+    /// The ladders the plan left out, each with why (a quick bench skips `sync-limit-40`
+    /// where the limit cannot bind).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// One line drawn from the numbers.
     pub finding: String,
 }

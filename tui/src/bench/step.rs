@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{INFRA, LadderPlan, flow_services, step_length};
+use super::criteria;
+use super::plan::{INFRA, LadderPlan, flow_services};
 use super::result::StepFigures;
 use super::usage;
 use crate::broker::BrokerSettings;
@@ -33,11 +34,15 @@ pub struct Target<'a> {
 
 /// Sends the ladder's first rate for a moment, unmeasured: the first requests of a ladder
 /// open the client's connections and wake the services' pools, and in a 4 s step that
-/// start-up alone made p99.
+/// start-up alone made p99. Not at a rate that would send fewer than two: S4's one 10 s job
+/// warms nothing and would hold its one worker into the first step.
 pub async fn warm_up(scenario: ScenarioId, ladder: &LadderPlan, target: &Target<'_>) {
     let Some(&rate) = ladder.rates.first() else {
         return;
     };
+    if rate * WARM_UP.as_secs_f64() < 2.0 {
+        return;
+    }
     let mut spec = LoadSpec::for_stack(scenario, ladder.mode, target.host);
     spec.rate = rate;
     spec.uncapped = true;
@@ -49,17 +54,29 @@ pub async fn warm_up(scenario: ScenarioId, ladder: &LadderPlan, target: &Target<
 
 const WARM_UP: Duration = Duration::from_secs(2);
 
-/// Runs one round; `None` when it was stopped before it could measure anything.
+/// One round's figures (`None` when it was stopped before it could measure anything), and
+/// the Docker stats it ended on.
+pub struct Round {
+    pub figures: Option<StepFigures>,
+    /// The next round of the ladder starts from these: nothing runs between two rounds, and
+    /// a snapshot of every container costs over a second on a loaded host.
+    pub after: Option<usage::Snapshot>,
+}
+
+/// Runs one round, its CPU counted from `before` (the previous round's end) or from a
+/// snapshot taken now.
 pub async fn run(
     scenario: ScenarioId,
     ladder: &LadderPlan,
     rate: f64,
     target: &Target<'_>,
+    before: Option<usage::Snapshot>,
     stop: &CancellationToken,
-) -> Option<StepFigures> {
-    let before = match target.docker {
-        Some(docker) => usage::snapshot(docker).await.ok(),
-        None => None,
+) -> Round {
+    let before = match (before, target.docker) {
+        (Some(before), _) => Some(before),
+        (None, Some(docker)) => usage::snapshot(docker).await.ok(),
+        (None, None) => None,
     };
     let entry = scenario::get(scenario);
     let queues = match ladder.mode {
@@ -71,7 +88,7 @@ pub async fn run(
     let mut spec = LoadSpec::for_stack(scenario, ladder.mode, target.host);
     spec.rate = rate;
     spec.uncapped = true;
-    let length = step_length(ladder.step, rate);
+    let length = ladder.step_length(rate);
     spec.duration = Some(length);
     spec.timeout = Duration::from_secs(30);
     let (tx, rx) = mpsc::channel(1 << 16);
@@ -91,7 +108,15 @@ pub async fn run(
         .lock()
         .map(|a| a.iter().map(|(_, a)| a.clone()).collect())
         .unwrap_or_default();
-    drain(scenario, ladder, &answers, &collector, stop).await;
+    let fell_behind = match (backlog_start, backlog_end) {
+        (Some(start), Some(end)) => criteria::backlog_grew(rate, start, end),
+        _ => false,
+    };
+    // A backlog that grew has failed the step already; waiting out the drain would only
+    // delay the ladder's end (the queues are purged after the ladder).
+    if !fell_behind {
+        drain(scenario, ladder, &answers, &collector, stop).await;
+    }
     let events: Vec<_> = collector
         .stop()
         .await
@@ -103,18 +128,41 @@ pub async fn run(
         None => None,
     };
     if summary.count == 0 {
-        return None;
+        return Round {
+            figures: None,
+            after,
+        };
     }
     let figures = accounting::account(scenario, &answers, &events, None);
-    Some(step_figures(
-        scenario,
-        ladder.mode,
-        length,
-        &summary,
-        &figures,
-        (backlog_start, backlog_end),
-        before.as_ref().zip(after.as_ref()),
-    ))
+    Round {
+        figures: Some(step_figures(
+            scenario,
+            ladder.mode,
+            length,
+            &summary,
+            &figures,
+            (backlog_start, backlog_end),
+            before.as_ref().zip(after.as_ref()),
+        )),
+        after,
+    }
+}
+
+/// Purges what a run left in the scenario's queues, so that the next ladder or scenario does
+/// not share the host with its consumers; `who` names the run in the progress lines.
+pub async fn leave_the_queues_empty(
+    id: ScenarioId,
+    broker: &BrokerSettings,
+    who: &str,
+    progress: &impl Fn(String),
+) {
+    for queue in scenario::get(id).queues {
+        match crate::experiment::collect::purge(broker, queue).await {
+            Ok(0) => {}
+            Ok(n) => progress(format!("{who} left {n} messages in {queue}: purged")),
+            Err(e) => progress(format!("{who}: could not purge {queue}: {e:#}")),
+        }
+    }
 }
 
 async fn wait_finished(handle: &load::LoadHandle) {

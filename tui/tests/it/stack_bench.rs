@@ -48,12 +48,25 @@ mod on_the_running_stack {
         assert_eq!(report.scenarios.len(), 2);
         for scenario in &report.scenarios {
             let keys: Vec<&str> = scenario.ladders.iter().map(|l| l.key.as_str()).collect();
-            assert_eq!(
-                keys,
-                ["sync", "async", "sync-limit-40"],
-                "{}",
-                scenario.scenario
-            );
+            // S6's row insert holds no request long enough for a limit of 40 to bind: a quick
+            // bench leaves that ladder out and says why.
+            if scenario.scenario == "s6" {
+                assert_eq!(keys, ["sync", "async"]);
+                assert!(
+                    scenario.skipped.len() == 1
+                        && scenario.skipped[0].contains("`sync-limit-40` not run (quick)"),
+                    "{:?}",
+                    scenario.skipped
+                );
+            } else {
+                assert_eq!(
+                    keys,
+                    ["sync", "async", "sync-limit-40"],
+                    "{}",
+                    scenario.scenario
+                );
+                assert!(scenario.skipped.is_empty());
+            }
             assert!(!scenario.finding.is_empty());
             for ladder in &scenario.ladders {
                 let what = format!("{} {}", scenario.scenario, ladder.key);
