@@ -33,8 +33,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_scenario)]
     pub scenarios: Vec<ScenarioId>,
 
-    /// Few, short steps (three rates, 4 s each): 2–4 minutes for s1,s6; 13 for all eight on
-    /// a 2-core machine (S4's 10 s jobs take a third of it).
+    /// Few, short steps (three rates, 4 s each, `sync-limit-40` only where the limit can
+    /// bind): about 2 minutes for s1,s6 and 8 for all eight on a 2-core machine.
     #[arg(long)]
     pub quick: bool,
 
