@@ -11,6 +11,7 @@ mod faults;
 mod gateway;
 mod messaging;
 mod migrations;
+mod outbox;
 mod s1_register;
 mod s2_payment;
 mod s3_fanout;
