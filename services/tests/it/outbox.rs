@@ -155,11 +155,37 @@ async fn outbox_entries_survive_a_sigkill_and_are_published_exactly_once_by_the_
     assert_eq!(pending(&db).await, 300);
     user.kill().await; // SIGKILL: the relay never published a thing
 
-    // The broker back and two replicas of the service at once: their relays race for the
-    // same pending entries, which SKIP LOCKED hands to one of them each.
+    // A third party holds the oldest 100 entries as a replica mid-publish would: the relays
+    // must skip them, not wait for them (SKIP LOCKED), and must not publish them meanwhile.
+    let mut held = db.begin().await.unwrap();
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM user_service.outbox WHERE sent_at IS NULL ORDER BY id LIMIT 100 FOR UPDATE",
+    )
+    .fetch_all(&mut *held)
+    .await
+    .unwrap();
+    assert_eq!(locked.len(), 100);
+
+    // The broker back and two replicas of the service at once, their relays claiming from
+    // the same pending entries.
     relay.restore();
     let started = Instant::now();
     let (first, second) = tokio::join!(outbox_user(&world, &relay), outbox_user(&world, &relay));
+    wait_for(
+        "the unlocked entries published",
+        Duration::from_secs(30),
+        || async { (pending(&db).await == 100).then_some(()) },
+    )
+    .await;
+    let unlocked_in = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pending(&db).await, 100, "the held entries stay pending");
+    assert_eq!(
+        world.queue_depth("user_registered_queue").await,
+        Some(200),
+        "the 200 free entries, once each"
+    );
+    held.rollback().await.unwrap();
     wait_for("the outbox drained", Duration::from_secs(30), || async {
         (pending(&db).await == 0).then_some(())
     })
@@ -201,8 +227,8 @@ async fn outbox_entries_survive_a_sigkill_and_are_published_exactly_once_by_the_
     );
     assert_eq!(email.metric("messages_duplicate_total", "").await, 0.0);
     eprintln!(
-        "outbox after SIGKILL: 300 entries published by two restarted replicas \
-         ({by_first} + {by_second}) within {drained_in:?} of the restart"
+        "outbox after SIGKILL: the 200 free entries published {unlocked_in:?} after the \
+         restart, all 300 {drained_in:?} after it (by the replicas: {by_first} + {by_second})"
     );
 }
 
