@@ -39,6 +39,34 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// How an async service announces a row it stored (docs/contract.md, Publish modes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum PublishMode {
+    /// Commit the row, publish its event and answer 2xx once the broker confirmed it; 503
+    /// and the row withdrawn when the confirm does not come.
+    #[default]
+    Confirm,
+    /// Commit the row and an outbox entry in one transaction and answer 2xx after that
+    /// commit; the service's relay publishes the entry (with confirms) when the broker takes it.
+    Outbox,
+}
+
+impl TryFrom<String> for PublishMode {
+    type Error = String;
+
+    // Spelled out so that a wrong value's 422 names the knob (serde's own message does not).
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "confirm" => Ok(PublishMode::Confirm),
+            "outbox" => Ok(PublishMode::Outbox),
+            _ => Err(format!(
+                "publish_mode must be `confirm` or `outbox`, got {value:?}"
+            )),
+        }
+    }
+}
+
 /// Which delay defaults apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DelayProfile {
@@ -272,6 +300,10 @@ pub struct KnobArgs {
     /// typical thread pool [default: 0].
     #[arg(long, env = "SYNC_MAX_INFLIGHT")]
     pub sync_max_inflight: Option<u32>,
+    /// Async services that store a row and announce it (user, payment, order, report): 2xx
+    /// after the broker's confirm, or after the commit of row and outbox entry [default: confirm].
+    #[arg(long, env = "PUBLISH_MODE", value_enum)]
+    pub publish_mode: Option<PublishMode>,
 }
 
 impl KnobArgs {
@@ -298,6 +330,7 @@ impl KnobArgs {
                 .checkout_email_delay_ms
                 .unwrap_or(d.checkout_email_delay_ms),
             sync_max_inflight: self.sync_max_inflight.unwrap_or(d.sync_max_inflight),
+            publish_mode: self.publish_mode.unwrap_or(d.publish_mode),
         }
     }
 }
@@ -317,6 +350,8 @@ pub struct Knobs {
     pub checkout_payment_delay_ms: u64,
     pub checkout_email_delay_ms: u64,
     pub sync_max_inflight: u32,
+    #[serde(default)]
+    pub publish_mode: PublishMode,
 }
 
 impl Knobs {
@@ -337,6 +372,7 @@ impl Knobs {
             checkout_payment_delay_ms: 1000,
             checkout_email_delay_ms: 2000,
             sync_max_inflight: 0,
+            publish_mode: PublishMode::Confirm,
         }
     }
 
@@ -468,5 +504,21 @@ mod tests {
                 .is_err()
         );
         assert!(t.apply(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn publish_mode_is_a_knob_and_a_wrong_value_names_it() {
+        let t = Tunables::new(Knobs::defaults(DelayProfile::Contract, Mode::Async));
+        assert_eq!(t.get().publish_mode, PublishMode::Confirm, "the default");
+        let outbox = t.apply(serde_json::json!({"publish_mode": "outbox"}));
+        assert_eq!(
+            outbox.ok().map(|k| k.publish_mode),
+            Some(PublishMode::Outbox)
+        );
+        let refused = t.apply(serde_json::json!({"publish_mode": "sometimes"}));
+        let detail = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(detail.contains("publish_mode must be"), "{detail}");
+        assert_eq!(t.get().publish_mode, PublishMode::Outbox, "unchanged");
+        assert!(t.apply(serde_json::json!({"publish_mode": 1})).is_err());
     }
 }

@@ -10,12 +10,13 @@ use common::completion::Completions;
 use common::config::{Settings, Tunables};
 use common::db;
 use common::scenario::Service;
-use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
 use crate::faults::{self, Faults};
 use crate::limit::InflightLimit;
+use crate::outbox;
+use crate::publication::Publication;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -36,6 +37,8 @@ pub struct Ctx {
     pub inflight: InflightLimit,
     /// The fault injected through `/admin/faults`, if any; one per instance.
     pub faults: Faults,
+    /// Rung after an outbox entry commits, so the relay publishes it at once.
+    pub outbox: outbox::Wake,
     pub shutdown: CancellationToken,
 }
 
@@ -44,34 +47,11 @@ impl Ctx {
         self.settings.mode
     }
 
-    /// Publishes the event of rows that are already committed and waits for the broker's
-    /// confirm; if it does not come, runs `withdraw` (the statement that removes those rows),
-    /// so that the 503 leaves nothing behind that was not accepted.
-    ///
-    /// Why commit first instead of one transaction around the publish: a transaction holds a
-    /// pool connection for the whole confirm, which capped async endpoints at pool size ÷
-    /// confirm latency (about 60 req/s with 5 connections on a busy host). Committing first
-    /// also means no consumer can receive an event about a row it cannot see yet. The price is
-    /// a crash between commit and publish, which leaves the rows without their event.
-    pub async fn publish_or_withdraw(
-        &self,
-        exchange: &str,
-        routing_key: &str,
-        event_id: &str,
-        body: &impl serde::Serialize,
-        withdraw: sqlx::query::Query<'_, Postgres, PgArguments>,
-    ) -> Result<(), ApiError> {
-        let Err(err) = self
-            .broker
-            .publish_event(exchange, routing_key, event_id, body)
-            .await
-        else {
-            return Ok(());
-        };
-        if let Err(db_err) = withdraw.execute(&self.db).await {
-            tracing::error!(error = %db_err, "rows of an unconfirmed event could not be withdrawn");
-        }
-        Err(err.into())
+    /// Opens the writing of rows that an event will announce, in this service's current
+    /// `publish_mode`: the one API of every handler that stores a row and then publishes
+    /// (see `publication`).
+    pub async fn begin_publication(&self) -> Result<Publication, ApiError> {
+        Publication::begin(self).await
     }
 
     pub fn consumer_options(&self) -> ConsumerOptions {

@@ -5,14 +5,22 @@
 //!
 //! # Layout
 //! - `run.rs`: starts one service: database, broker, consumers, HTTP server, shutdown.
-//! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`.
+//! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`, and the one
+//!   way this binary calls the service beside it on 127.0.0.1.
+//! - `admin_cli.rs`: `ms-service admin <verb> <path> [body]`, the admin API of the service
+//!   beside it, for `docker exec` into containers that publish no port.
 //! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`) and the
 //!   middleware stack.
 //! - `admin.rs`: `/admin/*` behind its token: knobs, data reset, faults.
 //! - `faults/`: faults injected on request, with a dose and a TTL (latency, errors, a slow
 //!   consumer), and the middleware that applies them to business routes.
 //! - `context.rs`: the handles shared by handlers and consumers, and their one way to wire a
-//!   consumer (`consume`), open its transaction (`claim`) and publish or withdraw.
+//!   consumer (`consume`), open its transaction (`claim`) and begin a publication.
+//! - `publication.rs`: rows and the event that announces them, in either `publish_mode`:
+//!   `confirm` (commit, publish with confirm, withdraw on failure) or `outbox` (rows and an
+//!   outbox entry in one transaction).
+//! - `outbox/`: the transactional outbox of `publish_mode = outbox`: its table's statements
+//!   (`store.rs`) and the relay that publishes pending entries with confirms (`relay.rs`).
 //! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
 //! - `chance.rs`: the random draws (a failing payment, an injected error, jitter).
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
@@ -45,6 +53,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod admin_cli;
 mod analytics;
 mod app;
 mod chance;
@@ -58,8 +67,10 @@ mod inventory;
 mod limit;
 mod metrics;
 mod order;
+mod outbox;
 mod payment;
 mod product;
+mod publication;
 pub mod registry;
 mod report;
 pub mod run;

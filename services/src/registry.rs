@@ -111,5 +111,8 @@ pub fn schema(service: Service) -> String {
 pub async fn reset(service: Service, db: &PgPool) -> Result<(), ApiError> {
     let definition = definition(service).ok_or_else(|| ApiError::not_found("no data to reset"))?;
     (definition.reset)(db).await?;
+    if crate::outbox::applies_to(service) {
+        crate::outbox::reset(db).await?;
+    }
     Ok(())
 }

@@ -159,6 +159,7 @@ async fn generate_async(
     let job_id = format!("job_{}", &hex[..12]);
     // Committed before publishing: the worker may get the job within a millisecond of the
     // confirm and must find it. If the broker cannot confirm, the job is withdrawn.
+    let mut publication = ctx.begin_publication().await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO jobs (job_id, report_type, status, correlation_id)
          VALUES ($1, $2, 'queued', $3) RETURNING created_at",
@@ -166,7 +167,7 @@ async fn generate_async(
     .bind(&job_id)
     .bind(&request.report_type)
     .bind(correlation::current())
-    .fetch_one(&ctx.db)
+    .fetch_one(publication.db())
     .await?;
     let job = GenerateReportJob {
         event_id: new_event_id(),
@@ -175,14 +176,15 @@ async fn generate_async(
         parameters: request.parameters,
         timestamp: created_at,
     };
-    ctx.publish_or_withdraw(
-        DEFAULT_EXCHANGE,
-        REPORT_JOB,
-        &job.event_id,
-        &job,
-        sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'").bind(&job_id),
-    )
-    .await?;
+    publication
+        .publish(
+            DEFAULT_EXCHANGE,
+            REPORT_JOB,
+            &job.event_id,
+            &job,
+            sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND status = 'queued'").bind(&job_id),
+        )
+        .await?;
     let body = json!({
         "job_id": job_id,
         "status": "queued",

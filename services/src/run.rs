@@ -43,6 +43,13 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
     )
     .await
     .context("connecting to PostgreSQL")?;
+    let outbox = crate::outbox::applies_to(service);
+    if outbox {
+        crate::outbox::migrate(&pool)
+            .await
+            .context("creating the outbox table")?;
+        crate::outbox::register_metrics();
+    }
     let knobs = Tunables::new(settings.initial_knobs());
     let inflight = InflightLimit::default();
     inflight.set(knobs.get().sync_max_inflight);
@@ -56,12 +63,18 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         knobs,
         inflight,
         faults: Faults::default(),
+        outbox: crate::outbox::Wake::default(),
         shutdown: stop.clone(),
     };
-    let consumers = match mode {
+    let mut consumers = match mode {
         Mode::Async => (definition.consumers)(&ctx),
         Mode::Sync => Vec::new(),
     };
+    // Only async handlers publish after a commit; the relay drains whatever is pending,
+    // whichever publish mode is set now.
+    if outbox && mode == Mode::Async {
+        consumers.push(crate::outbox::relay::spawn(&ctx));
+    }
     let address = (ctx.settings.bind, ctx.settings.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

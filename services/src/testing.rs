@@ -95,6 +95,7 @@ pub fn offline_ctx(service: Service, settings: Settings) -> Ctx {
         knobs,
         inflight,
         faults: Faults::default(),
+        outbox: crate::outbox::Wake::default(),
         shutdown: CancellationToken::new(),
     }
 }

@@ -1,8 +1,9 @@
 //! User service (S1): registration, then a welcome e-mail.
 //!
 //! Sync: store the user, call email's `/send_welcome_email` and wait for it (≥ the e-mail
-//! delay), answer 201. Async: store the user and publish `UserRegistered` in one transaction
-//! that commits only after the broker confirmed, answer 202; the e-mail follows.
+//! delay), answer 201. Async: store the user and announce `UserRegistered` (in `confirm`
+//! mode once the broker confirmed it, in `outbox` mode once user and entry committed),
+//! answer 202; the e-mail follows.
 
 use axum::Router;
 use axum::extract::State;
@@ -116,29 +117,36 @@ async fn register_async(
     let email = valid_email(&body.email)?;
     // The user row and the event stand or fall together: an unconfirmed event withdraws the
     // user, so a 503 leaves no half-registered user behind.
-    let (id, created_at) = insert_user(&ctx.db, &email).await?;
+    let mut publication = ctx.begin_publication().await?;
+    let (id, created_at) = insert_user(publication.db(), &email).await?;
     let event = UserRegistered {
         event_id: new_event_id(),
         user_id: id,
         email: email.clone(),
         timestamp: created_at,
     };
-    ctx.publish_or_withdraw(
-        DEFAULT_EXCHANGE,
-        USER_REGISTERED,
-        &event.event_id,
-        &event,
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
-    )
-    .await?;
+    let published = publication
+        .publish(
+            DEFAULT_EXCHANGE,
+            USER_REGISTERED,
+            &event.event_id,
+            &event,
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
+        )
+        .await?;
     // One line per flow step, so that the control room's log filter on a correlation id
     // shows the registration next to the e-mail it caused.
-    tracing::info!(user_id = id, "user registered; UserRegistered published");
+    tracing::info!(
+        user_id = id,
+        ?published,
+        "user registered; UserRegistered announced"
+    );
     let body = json!({
         "id": id,
         "email": email,
         "message": "User registered successfully. Welcome email will be sent shortly.",
-        "event_published": true,
+        // `false` in outbox mode: the event is committed, its publish still to come.
+        "event_published": published.confirmed(),
         "timestamp": created_at,
     });
     Ok((StatusCode::ACCEPTED, Json(body)))

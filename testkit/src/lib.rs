@@ -12,6 +12,8 @@
 //! - [`amqp`]: a world's broker seen from the test: queue depths, raw publishes and the
 //!   completion events.
 //! - [`service`]: [`Service`], an `ms-service` child process in a world, and its HTTP [`Reply`].
+//! - [`relay`]: [`BrokerRelay`], a TCP relay to the broker that a test can freeze or cut, to
+//!   fake an outage of the shared broker without stopping it.
 //! - [`wait`]: polling until a condition holds, and unique names.
 #![forbid(unsafe_code)]
 // Test support fails loudly by design: a broken harness must stop the test, not be handled.
@@ -19,12 +21,14 @@
 
 pub mod amqp;
 pub mod env;
+pub mod relay;
 pub mod service;
 pub mod wait;
 pub mod world;
 
 pub use amqp::{CompletionFeed, expect_completion};
 pub use env::{Infra, required};
+pub use relay::BrokerRelay;
 pub use service::{ADMIN_TOKEN, Reply, Service, ServiceBuilder};
 pub use wait::{try_wait_for, unique, wait_for};
 pub use world::World;

@@ -89,13 +89,32 @@ impl<'a> Outgoing<'a> {
         event_id: String,
         body: &impl serde::Serialize,
     ) -> Self {
+        Outgoing::stored_event(
+            exchange,
+            routing_key,
+            event_id,
+            // Serialising our own plain structs cannot fail.
+            serde_json::to_vec(body).unwrap_or_default(),
+            correlation::current(),
+        )
+    }
+
+    /// As [`Outgoing::event`], for an event serialised earlier with the correlation id of
+    /// the request that made it (a transactional outbox's entry): every re-publish carries
+    /// the same message id, body and correlation id.
+    pub fn stored_event(
+        exchange: &'a str,
+        routing_key: &'a str,
+        event_id: String,
+        body: Vec<u8>,
+        correlation_id: Option<String>,
+    ) -> Self {
         Outgoing {
             exchange,
             routing_key: Cow::Borrowed(routing_key),
-            // Serialising our own plain structs cannot fail.
-            body: serde_json::to_vec(body).unwrap_or_default(),
+            body,
             event_id: Some(event_id),
-            correlation_id: correlation::current(),
+            correlation_id,
             headers: FieldTable::default(),
             expiration: None,
             persistent: true,

@@ -288,6 +288,39 @@ async fn admin_config_refuses_an_out_of_range_value_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn admin_config_takes_a_publish_mode_and_refuses_any_other_with_422() {
+    let router = offline_router(Service::User, Mode::Async);
+    let read = send(router.clone(), bearer(empty("GET", "/admin/config"))).await;
+    assert_eq!(read.body["knobs"]["publish_mode"], "confirm", "the default");
+    let patch = r#"{"publish_mode": "outbox"}"#;
+    let changed = send(router.clone(), bearer(json("PUT", "/admin/config", patch))).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.body["knobs"]["publish_mode"], "outbox");
+    for bad in [r#"{"publish_mode": "sometimes"}"#, r#"{"publish_mode": 1}"#] {
+        let refused = send(router.clone(), bearer(json("PUT", "/admin/config", bad))).await;
+        assert_envelope(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = refused.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("invalid knob value"), "{detail}");
+    }
+    let named = send(
+        router.clone(),
+        bearer(json(
+            "PUT",
+            "/admin/config",
+            r#"{"publish_mode": "sometimes"}"#,
+        )),
+    )
+    .await;
+    let detail = named.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("publish_mode must be `confirm` or `outbox`"),
+        "{detail}"
+    );
+    let read = send(router, bearer(empty("GET", "/admin/config"))).await;
+    assert_eq!(read.body["knobs"]["publish_mode"], "outbox", "unchanged");
+}
+
+#[tokio::test]
 async fn admin_config_refuses_a_value_of_the_wrong_type_with_422() {
     let patch = r#"{"email_delay_ms": "slow"}"#;
     let answer = user(bearer(json("PUT", "/admin/config", patch))).await;

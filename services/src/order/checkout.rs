@@ -198,7 +198,8 @@ async fn update(
 /// The blocking pipeline: the client waits for payment and mail (≈ 3 s by default).
 async fn pipeline_sync(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let id = insert_pipeline_order(&ctx.db, &p).await?;
+    let mut publication = ctx.begin_publication().await?;
+    let id = insert_pipeline_order(publication.db(), &p).await?;
     let peers = &ctx.settings.peers;
     let payment = http::post_json(
         &ctx.http,
@@ -271,7 +272,8 @@ async fn record_duration(ctx: &Ctx, id: i64, started: Instant) -> sqlx::Result<(
 /// broker's confirm.
 async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let id = insert_pipeline_order(&ctx.db, &p).await?;
+    let mut publication = ctx.begin_publication().await?;
+    let id = insert_pipeline_order(publication.db(), &p).await?;
     let event = CheckoutOrderCreated {
         event_type: "order.created".to_owned(),
         event_id: new_event_id(),
@@ -282,14 +284,15 @@ async fn pipeline_async(ctx: &Ctx, p: Pipeline) -> Result<Response, ApiError> {
         total_amount: format!("{:.2}", p.total),
         items: p.items.clone(),
     };
-    ctx.publish_or_withdraw(
-        ECOMMERCE_EVENTS,
-        RK_ORDER_CREATED,
-        &event.event_id,
-        &event,
-        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
-    )
-    .await?;
+    publication
+        .publish(
+            ECOMMERCE_EVENTS,
+            RK_ORDER_CREATED,
+            &event.event_id,
+            &event,
+            sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+        )
+        .await?;
     // Accepted from here on: what follows is reported, never turned into an error reply.
     if let Err(err) = record_duration(ctx, id, started).await {
         tracing::warn!(order_id = id, error = %err, "processing time of an accepted order not recorded");
@@ -391,7 +394,8 @@ async fn showdown_sync(ctx: &Ctx, request: ShowdownRequest) -> Result<Response, 
 
 /// Seed 000 async: 202 (its README's claim; its code said 200) once the broker has the order.
 async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response, ApiError> {
-    let id = insert_showdown_order(&ctx.db, &request, "pending").await?;
+    let mut publication = ctx.begin_publication().await?;
+    let id = insert_showdown_order(publication.db(), &request, "pending").await?;
     let event = ShowdownOrder {
         event_id: new_event_id(),
         order_id: request.order_id.key(),
@@ -399,14 +403,15 @@ async fn showdown_async(ctx: &Ctx, request: ShowdownRequest) -> Result<Response,
         amount: request.amount,
         timestamp: Utc::now(),
     };
-    ctx.publish_or_withdraw(
-        DEFAULT_EXCHANGE,
-        SHOWDOWN_ORDER_CREATED,
-        &event.event_id,
-        &event,
-        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
-    )
-    .await?;
+    publication
+        .publish(
+            DEFAULT_EXCHANGE,
+            SHOWDOWN_ORDER_CREATED,
+            &event.event_id,
+            &event,
+            sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+        )
+        .await?;
     let body = json!({
         "status": "ORDER_ACCEPTED",
         "message": "Order received and processing started.",

@@ -106,7 +106,8 @@ pub(super) async fn create_order_sync(
     Json(body): Json<CreateOrder>,
 ) -> Result<Json<Value>, ApiError> {
     let (product_id, quantity) = body.validate()?;
-    let id = insert_pending(&ctx.db, product_id, quantity).await?;
+    let mut publication = ctx.begin_publication().await?;
+    let id = insert_pending(publication.db(), product_id, quantity).await?;
     let peers = &ctx.settings.peers;
     let stock = json!({ "product_id": product_id, "quantity": quantity, "order_id": id });
 
@@ -259,7 +260,8 @@ pub(super) async fn create_order_async(
     Json(body): Json<CreateOrder>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (product_id, quantity) = body.validate()?;
-    let id = insert_pending(&ctx.db, product_id, quantity).await?;
+    let mut publication = ctx.begin_publication().await?;
+    let id = insert_pending(publication.db(), product_id, quantity).await?;
     let event = OrderCreated {
         event_id: new_event_id(),
         order_id: id,
@@ -267,14 +269,15 @@ pub(super) async fn create_order_async(
         quantity,
         timestamp: Utc::now(),
     };
-    ctx.publish_or_withdraw(
-        DEFAULT_EXCHANGE,
-        ORDER_CREATED,
-        &event.event_id,
-        &event,
-        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
-    )
-    .await?;
+    publication
+        .publish(
+            DEFAULT_EXCHANGE,
+            ORDER_CREATED,
+            &event.event_id,
+            &event,
+            sqlx::query("DELETE FROM orders WHERE id = $1").bind(id),
+        )
+        .await?;
     let mut body = accepted_body(&ctx, id).await;
     body["message"] = json!("Order accepted; the saga runs in the background");
     Ok((StatusCode::ACCEPTED, Json(body)))

@@ -100,6 +100,7 @@ pub(super) async fn process_async(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (amount, currency, order_id) = body.validate()?;
     let payment_id = short_id("pay_");
+    let mut publication = ctx.begin_publication().await?;
     let created_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO payments (payment_id, order_id, amount, currency, status)
          VALUES ($1, $2, $3, $4, 'processing') RETURNING created_at",
@@ -108,7 +109,7 @@ pub(super) async fn process_async(
     .bind(&order_id)
     .bind(amount)
     .bind(&currency)
-    .fetch_one(&ctx.db)
+    .fetch_one(publication.db())
     .await?;
     let event = PaymentInitiated {
         event_id: new_event_id(),
@@ -120,15 +121,16 @@ pub(super) async fn process_async(
     };
     // The consumer may complete the payment within a millisecond of the confirm: it must find
     // the row, so the row is committed first and withdrawn if the broker does not confirm.
-    ctx.publish_or_withdraw(
-        DEFAULT_EXCHANGE,
-        PAYMENT_INITIATED,
-        &event.event_id,
-        &event,
-        sqlx::query("DELETE FROM payments WHERE payment_id = $1 AND status = 'processing'")
-            .bind(&payment_id),
-    )
-    .await?;
+    publication
+        .publish(
+            DEFAULT_EXCHANGE,
+            PAYMENT_INITIATED,
+            &event.event_id,
+            &event,
+            sqlx::query("DELETE FROM payments WHERE payment_id = $1 AND status = 'processing'")
+                .bind(&payment_id),
+        )
+        .await?;
     let body = json!({
         "payment_id": payment_id,
         "status": "processing",

@@ -2,15 +2,11 @@
 //! service itself, cleared by DELETE; a slow consumer's drain against a fast one; and the
 //! 5 s AMQP heartbeat noticing a broker that went silent.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use testkit::{Service, World, try_wait_for, wait_for};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use testkit::{BrokerRelay, Service, World, try_wait_for, wait_for};
 
 async fn put_fault(service: &Service, body: Value) -> Value {
     let reply = service
@@ -164,77 +160,17 @@ async fn a_consumer_delay_slows_the_drain_of_a_real_queue() {
 
 // ---- the heartbeat ----
 
-/// A TCP relay to the broker that can go silent: while frozen it forwards nothing either way
-/// and turns new connections away, as a broker behind a partition would look to the service
-/// (the sockets stay open, nothing arrives).
-struct Relay {
-    address: String,
-    frozen: Arc<AtomicBool>,
-}
-
-impl Relay {
-    async fn start(upstream: String) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let frozen = Arc::new(AtomicBool::new(false));
-        let gate = frozen.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                if gate.load(Ordering::SeqCst) {
-                    continue; // dropped: refused while partitioned
-                }
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    continue;
-                };
-                let (client_read, client_write) = client.into_split();
-                let (server_read, server_write) = server.into_split();
-                tokio::spawn(pump(client_read, server_write, gate.clone()));
-                tokio::spawn(pump(server_read, client_write, gate.clone()));
-            }
-        });
-        Relay { address, frozen }
-    }
-}
-
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    frozen: Arc<AtomicBool>,
-) {
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        while frozen.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        match from.read(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                while frozen.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                if to.write_all(&buffer[..n]).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_silent_broker_is_noticed_within_the_heartbeat_bound() {
     let world = World::new("fault-heartbeat").await;
-    // amqp://user:pass@host:port/vhost → the same through the relay.
-    let (scheme_and_credentials, rest) = world.amqp_url.split_once('@').unwrap();
-    let (broker, vhost) = rest.split_once('/').unwrap();
-    let relay = Relay::start(broker.to_owned()).await;
-    let via_relay = format!("{scheme_and_credentials}@{}/{vhost}", relay.address);
+    let relay = BrokerRelay::start(&world).await;
     let email = world
         .service("email", "async")
-        .env("AMQP_URL", via_relay)
+        .env("AMQP_URL", &relay.amqp_url)
         .start()
         .await;
 
-    relay.frozen.store(true, Ordering::SeqCst);
+    relay.freeze();
     let silent_since = Instant::now();
     let noticed = try_wait_for(Duration::from_secs(30), || async {
         (email.get("/ready").await.status == 503).then(|| silent_since.elapsed())
@@ -248,6 +184,6 @@ async fn a_silent_broker_is_noticed_within_the_heartbeat_bound() {
         "noticed by the heartbeat, not sooner: {noticed:?}"
     );
 
-    relay.frozen.store(false, Ordering::SeqCst);
+    relay.restore();
     email.wait_ready(Duration::from_secs(30)).await;
 }

@@ -5,11 +5,13 @@
 //! machine eleven of them cost more build time than the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod admin_cli;
 mod broker_outage;
 mod faults;
 mod gateway;
 mod messaging;
 mod migrations;
+mod outbox;
 mod s1_register;
 mod s2_payment;
 mod s3_fanout;
