@@ -56,6 +56,7 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         knobs,
         inflight,
         faults: Faults::default(),
+        consumers: Default::default(),
         shutdown: stop.clone(),
     };
     let consumers = match mode {

@@ -95,6 +95,7 @@ pub fn offline_ctx(service: Service, settings: Settings) -> Ctx {
         knobs,
         inflight,
         faults: Faults::default(),
+        consumers: Default::default(),
         shutdown: CancellationToken::new(),
     }
 }

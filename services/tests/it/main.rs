@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod broker_outage;
+mod consumers;
 mod faults;
 mod gateway;
 mod messaging;
