@@ -515,7 +515,7 @@ mod tests {
         assert_eq!(t.get().consumer_concurrency, 16);
         for bad in [0, 1025] {
             let refused = t.apply(serde_json::json!({ "consumer_concurrency": bad }));
-            let detail = refused.err().map(|e| e.to_string()).unwrap_or_default();
+            let detail = refused.err().map(|e| e.detail.to_string()).unwrap_or_default();
             assert!(
                 detail.contains(&format!("consumer_concurrency must be within 1..=1024, got {bad}")),
                 "{detail}"

@@ -192,7 +192,7 @@ pub fn spawn(
     });
     tokio::spawn(async move {
         // The series exists from the start, so a scrape shows 0 rather than nothing.
-        InFlight::new(queue, 0);
+        metrics::gauge!("messages_in_flight", "queue" => queue).increment(0.0);
         let mut links = worker.broker.watch();
         loop {
             let link = tokio::select! {

@@ -12,8 +12,8 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 
-use super::super::topology::{DEFAULT_EXCHANGE, dead_letter_queue, retry_queue};
-use super::super::{FAILURE_HEADER, Outgoing, PublishError, RETRY_HEADER, retry_count};
+use crate::broker::topology::{DEFAULT_EXCHANGE, dead_letter_queue, retry_queue};
+use crate::broker::{FAILURE_HEADER, Outgoing, PublishError, RETRY_HEADER, retry_count};
 use super::{Incoming, Worker};
 use crate::correlation;
 
