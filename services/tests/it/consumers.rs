@@ -21,6 +21,8 @@ const CLICKS: &str = "click_tracked_queue";
 async fn publish_many(world: &World, queue: &str, messages: Vec<(String, Vec<u8>)>) {
     let conn = world.amqp().await;
     let channel = conn.create_channel().await.unwrap();
+    // As every service does on connecting, so that the queue exists before any service ran.
+    common::broker::topology::declare(&channel).await.unwrap();
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
@@ -42,7 +44,7 @@ async fn publish_many(world: &World, queue: &str, messages: Vec<(String, Vec<u8>
             .await
             .unwrap();
         window.push(confirm);
-        if window.len() == 500 {
+        if window.len() == 2000 {
             for confirm in window.drain(..) {
                 assert!(confirm.await.unwrap().is_ack(), "broker refused a message");
             }
@@ -280,25 +282,27 @@ async fn batched_clicks_survive_a_consumer_kill_stored_exactly_once() {
     const N: usize = 20_000;
     let started = Instant::now();
     let world = World::new("s6-batch").await;
-    // A 20 ms ack delay keeps committed batches unacked for a while: the kill certainly
-    // leaves some for redelivery, and they must not be stored twice.
+    let tag = unique("clk");
+    publish_many(&world, CLICKS, (0..N).map(|i| click(&format!("{tag}-{i}"), i)).collect()).await;
+    let published = started.elapsed();
+
+    // A 20 ms ack delay keeps committed batches unacked for a while: killed while draining
+    // at full speed, it certainly leaves some for redelivery, which must not be stored twice.
     let first = world
         .service("analytics", "async")
         .env("FAULT_ACK_DELAY_MS", 20)
         .env("CONSUMER_CONCURRENCY", 128)
         .start()
         .await;
-    let tag = unique("clk");
-    let clicks: Vec<_> = (0..N).map(|i| click(&format!("{tag}-{i}"), i)).collect();
-    let crash = async {
-        wait_for("5000 clicks stored", Duration::from_secs(60), || async {
-            (stored(&first).await >= 5000).then_some(())
-        })
-        .await;
-        stored(&first).await
-    };
-    let ((), stored_at_kill) = tokio::join!(publish_many(&world, CLICKS, clicks), crash);
-    let published = started.elapsed();
+    let stored_at_kill = wait_for(
+        "5000 clicks stored, batches in hand",
+        Duration::from_secs(60),
+        || async {
+            let n = stored(&first).await;
+            (n >= 5000 && in_flight(&first, CLICKS).await >= 64.0).then_some(n)
+        },
+    )
+    .await;
     first.kill().await;
 
     let second = world.service("analytics", "async").start().await;
@@ -323,7 +327,7 @@ async fn batched_clicks_survive_a_consumer_kill_stored_exactly_once() {
         .await;
     let duplicates = second.metric("messages_duplicate_total", "").await;
     eprintln!(
-        "s6-batch: {N} published in {published:?}, killed at {stored_at_kill} stored; second process: {batches} batches of {batched} deliveries ({:.1} on average, {of_one} of one), {duplicates} duplicates skipped; took {:?}",
+        "s6-batch: {N} published in {published:?} (no consumer running), killed at {stored_at_kill} stored; second process: {batches} batches of {batched} deliveries ({:.1} on average, {of_one} of one), {duplicates} duplicates skipped; took {:?}",
         batched / batches.max(1.0),
         started.elapsed()
     );
@@ -338,8 +342,6 @@ async fn batched_clicks_survive_a_consumer_kill_stored_exactly_once() {
 #[tokio::test]
 async fn a_failing_batch_falls_back_to_one_by_one_and_loses_nothing() {
     let world = World::new("s6-fallback").await;
-    // Declares the queues; killed so the clicks below wait for one consumer to take them.
-    world.service("analytics", "async").start().await.kill().await;
     let tag = unique("fb");
     let mut clicks: Vec<_> = (0..40).map(|i| click(&format!("{tag}-{i}"), i)).collect();
     clicks.insert(20, (unique("poison"), b"{ not a click".to_vec()));
@@ -470,7 +472,11 @@ async fn the_concurrency_knob_changes_what_is_in_flight_without_a_restart() {
     .await;
     assert!(email.is_running() && email.pid() == pid, "no restart");
     let log = std::fs::read_to_string(&email.log).unwrap_or_default();
-    assert_eq!(log.matches("re-subscribed with the new prefetch").count(), 2);
+    let resubscribed = log
+        .lines()
+        .filter(|l| l.contains("re-subscribed with the new prefetch") && l.contains(WELCOME))
+        .count();
+    assert_eq!(resubscribed, 2, "16 → 1 → 64");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(welcome_count(&email).await, N as i64);
     assert_eq!(email.metric("messages_duplicate_total", "").await, 0.0);
