@@ -285,7 +285,8 @@ pub const CONSUMER_CONCURRENCY_RANGE: std::ops::RangeInclusive<u16> = 1..=1024;
 
 fn consumer_concurrency_range() -> clap::builder::RangedI64ValueParser<u16> {
     clap::value_parser!(u16).range(
-        i64::from(*CONSUMER_CONCURRENCY_RANGE.start())..=i64::from(*CONSUMER_CONCURRENCY_RANGE.end()),
+        i64::from(*CONSUMER_CONCURRENCY_RANGE.start())
+            ..=i64::from(*CONSUMER_CONCURRENCY_RANGE.end()),
     )
 }
 
@@ -515,13 +516,21 @@ mod tests {
         assert_eq!(t.get().consumer_concurrency, 16);
         for bad in [0, 1025] {
             let refused = t.apply(serde_json::json!({ "consumer_concurrency": bad }));
-            let detail = refused.err().map(|e| e.detail.to_string()).unwrap_or_default();
+            let detail = refused
+                .err()
+                .map(|e| e.detail.to_string())
+                .unwrap_or_default();
             assert!(
-                detail.contains(&format!("consumer_concurrency must be within 1..=1024, got {bad}")),
+                detail.contains(&format!(
+                    "consumer_concurrency must be within 1..=1024, got {bad}"
+                )),
                 "{detail}"
             );
         }
-        assert!(t.apply(serde_json::json!({ "consumer_concurrency": -1 })).is_err());
+        assert!(
+            t.apply(serde_json::json!({ "consumer_concurrency": -1 }))
+                .is_err()
+        );
         let ok = t.apply(serde_json::json!({ "consumer_concurrency": 1024 }));
         assert_eq!(ok.map(|k| k.consumer_concurrency).ok(), Some(1024));
     }
@@ -536,16 +545,26 @@ mod tests {
         use clap::{CommandFactory, FromArgMatches};
         // Without the env sources, so the test's environment cannot change what it sees.
         let command = Cli::command().mut_args(|arg| arg.env(None));
-        let matches = command.try_get_matches_from(std::iter::once("test").chain(argv.iter().copied()))?;
+        let matches =
+            command.try_get_matches_from(std::iter::once("test").chain(argv.iter().copied()))?;
         let cli = Cli::from_arg_matches(&matches)?;
-        Ok(cli.knobs.resolve(DelayProfile::Contract, Mode::Async).consumer_concurrency)
+        Ok(cli
+            .knobs
+            .resolve(DelayProfile::Contract, Mode::Async)
+            .consumer_concurrency)
     }
 
     #[test]
     fn the_old_prefetch_name_is_an_alias_and_the_new_name_wins() {
         assert_eq!(concurrency_of(&[]).ok(), Some(16));
-        assert_eq!(concurrency_of(&["--consumer-prefetch", "50"]).ok(), Some(50));
-        assert_eq!(concurrency_of(&["--consumer-concurrency", "128"]).ok(), Some(128));
+        assert_eq!(
+            concurrency_of(&["--consumer-prefetch", "50"]).ok(),
+            Some(50)
+        );
+        assert_eq!(
+            concurrency_of(&["--consumer-concurrency", "128"]).ok(),
+            Some(128)
+        );
         assert_eq!(
             concurrency_of(&["--consumer-prefetch", "50", "--consumer-concurrency", "128"]).ok(),
             Some(128)

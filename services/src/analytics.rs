@@ -175,8 +175,18 @@ async fn store_clicks(ctx: Ctx, batch: Vec<Incoming>) -> anyhow::Result<()> {
     )
     .bind(clicks.iter().map(|c| c.user_id).collect::<Vec<_>>())
     .bind(clicks.iter().map(|c| c.page.as_str()).collect::<Vec<_>>())
-    .bind(clicks.iter().map(|c| c.session_id.as_str()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|i| i.event_id.as_str()).collect::<Vec<_>>())
+    .bind(
+        clicks
+            .iter()
+            .map(|c| c.session_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        batch
+            .iter()
+            .map(|i| i.event_id.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(clicks.iter().map(|c| c.timestamp).collect::<Vec<_>>())
     .fetch_all(&ctx.db)
     .await?

@@ -87,7 +87,8 @@ impl Ctx {
     /// the broker (which keeps them safe) rather than time out on the pool and burn their
     /// bounded retries.
     pub fn db_consumer_options(&self) -> ConsumerOptions {
-        self.consumer_options().limited(Limit::Pool(self.pool_size()))
+        self.consumer_options()
+            .limited(Limit::Pool(self.pool_size()))
     }
 
     /// Batch mode (`consume::batch`): the knob sets the prefetch, the pool caps the batches
@@ -130,11 +131,8 @@ impl Ctx {
         F: Fn(Ctx, Incoming) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.consumers.register(
-            queue,
-            options.concurrency.limit(),
-            options.batch.is_some(),
-        );
+        self.consumers
+            .register(queue, options.concurrency.limit(), options.batch.is_some());
         let ctx = self.clone();
         let handler = consume::handler(move |incoming| {
             // A future does nothing until polled: the handler starts after the delay.

@@ -79,7 +79,11 @@ pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let options = ctx.db_consumer_options();
     vec![
         ctx.consume(ORDER_CREATED, options.clone(), saga::on_order_created),
-        ctx.consume(INVENTORY_PAYMENT_FAILED, options.clone(), saga::on_payment_failed),
+        ctx.consume(
+            INVENTORY_PAYMENT_FAILED,
+            options.clone(),
+            saga::on_payment_failed,
+        ),
         ctx.consume(
             INVENTORY_PAYMENT_SUCCEEDED,
             options.clone(),

@@ -222,7 +222,8 @@ pub fn spawn(
 enum Step {
     Stop,
     Knob(u16),
-    Next(Option<lapin::Result<Delivery>>),
+    /// Boxed: a delivery is large beside the other steps.
+    Next(Box<Option<lapin::Result<Delivery>>>),
 }
 
 async fn consume_on(
@@ -245,7 +246,7 @@ async fn consume_on(
         let step = tokio::select! {
             _ = shutdown.cancelled() => Step::Stop,
             Some(knob) = concurrency.changed() => Step::Knob(knob),
-            next = current.deliveries.next() => Step::Next(next),
+            next = current.deliveries.next() => Step::Next(Box::new(next)),
         };
         match step {
             Step::Stop => break Ok(()),
@@ -253,7 +254,11 @@ async fn consume_on(
                 let wanted = concurrency.effective();
                 let why = concurrency.limit().describe(knob);
                 if wanted == current.prefetch {
-                    tracing::info!(queue, prefetch = wanted, "consumer_concurrency changed; prefetch stays: {why}");
+                    tracing::info!(
+                        queue,
+                        prefetch = wanted,
+                        "consumer_concurrency changed; prefetch stays: {why}"
+                    );
                     continue;
                 }
                 // A channel of its own: the old channel's qos would bind the new consumer too.
@@ -271,13 +276,15 @@ async fn consume_on(
                 );
                 retiring.spawn(old.retire(worker.clone()));
             }
-            Step::Next(Some(Ok(delivery))) => {
-                if let Some(end) = current.dispatch(worker, delivery).await {
-                    break end.into_result();
+            Step::Next(next) => match *next {
+                Some(Ok(delivery)) => {
+                    if let Some(end) = current.dispatch(worker, delivery).await {
+                        break end.into_result();
+                    }
                 }
-            }
-            Step::Next(Some(Err(err))) => break Err(err),
-            Step::Next(None) => break Ok(()),
+                Some(Err(err)) => break Err(err),
+                None => break Ok(()),
+            },
         }
     };
     // Let what is in flight finish and ack before the channels go away.

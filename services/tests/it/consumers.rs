@@ -113,7 +113,10 @@ struct GaugeWatch {
 
 impl GaugeWatch {
     fn start(base: String, queue: &'static str) -> Self {
-        let (stop, max) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let (stop, max) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
         let (stopped, highest) = (stop.clone(), max.clone());
         let task = tokio::spawn(async move {
             let http = reqwest::Client::new();
@@ -199,13 +202,14 @@ async fn two_email_processes_share_one_queue_and_a_kill_loses_nothing() {
     let user = world.service("user", "async").start().await;
     register(&user, N as usize, &unique("rep")).await;
 
-    // The doomed one holds each ack 300 ms after its e-mail is committed: its kill certainly
-    // leaves sent-but-unacked deliveries, which the survivor must not send again.
+    // The doomed one holds each ack 30 s after its e-mail is committed, so when it is killed
+    // every delivery it took (its prefetch, 16) was sent and not acked: the survivor gets all
+    // of them again and must send none of them twice.
     let (doomed, survivor) = tokio::join!(
         world
             .service("email", "async")
             .env("EMAIL_DELAY_MS", 100)
-            .env("FAULT_ACK_DELAY_MS", 300)
+            .env("FAULT_ACK_DELAY_MS", 30_000)
             .start(),
         world
             .service("email", "async")
@@ -215,15 +219,18 @@ async fn two_email_processes_share_one_queue_and_a_kill_loses_nothing() {
     let consumed = |s: &Service| {
         let s = s.base.clone();
         async move {
-            let probe = reqwest::get(format!("{s}/metrics")).await.ok()?.text().await.ok()?;
-            probe
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix(&format!("messages_consumed_total{{queue=\"{WELCOME}\"}} "))?
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                })
+            let probe = reqwest::get(format!("{s}/metrics"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            probe.lines().find_map(|l| {
+                l.strip_prefix(&format!("messages_consumed_total{{queue=\"{WELCOME}\"}} "))?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
         }
     };
     wait_for(
@@ -256,9 +263,10 @@ async fn two_email_processes_share_one_queue_and_a_kill_loses_nothing() {
         started.elapsed()
     );
     assert_eq!(welcome_rows(&world).await, (N, N, N), "each user once");
-    assert!(
-        duplicates >= 1.0,
-        "the kill left committed-but-unacked deliveries for the survivor"
+    assert_eq!(
+        (doomed_consumed, duplicates),
+        (16.0, 16.0),
+        "what the killed one sent unacked came back to the survivor and was skipped"
     );
     assert_eq!(world.queue_depth(&format!("{WELCOME}.dlq")).await, Some(0));
 }
@@ -283,7 +291,12 @@ async fn batched_clicks_survive_a_consumer_kill_stored_exactly_once() {
     let started = Instant::now();
     let world = World::new("s6-batch").await;
     let tag = unique("clk");
-    publish_many(&world, CLICKS, (0..N).map(|i| click(&format!("{tag}-{i}"), i)).collect()).await;
+    publish_many(
+        &world,
+        CLICKS,
+        (0..N).map(|i| click(&format!("{tag}-{i}"), i)).collect(),
+    )
+    .await;
     let published = started.elapsed();
 
     // A 20 ms ack delay keeps committed batches unacked for a while: killed while draining
@@ -364,7 +377,10 @@ async fn a_failing_batch_falls_back_to_one_by_one_and_loses_nothing() {
     )
     .await;
     let fallbacks = analytics
-        .metric("consumer_batch_fallbacks_total", &format!("queue=\"{CLICKS}\""))
+        .metric(
+            "consumer_batch_fallbacks_total",
+            &format!("queue=\"{CLICKS}\""),
+        )
         .await;
     assert!(fallbacks >= 1.0, "the poison's batch went one by one");
     assert_eq!(world.queue_depth(CLICKS).await, Some(0));
@@ -415,12 +431,16 @@ async fn the_concurrency_knob_changes_what_is_in_flight_without_a_restart() {
     );
     let pid = email.pid();
     let tag = unique("knob");
-    let events: Vec<_> = (0..N).map(|i| registered(&format!("{tag}-{i}"), i)).collect();
+    let events: Vec<_> = (0..N)
+        .map(|i| registered(&format!("{tag}-{i}"), i))
+        .collect();
     publish_many(&world, WELCOME, events).await;
 
-    wait_for("16 in flight (the default)", Duration::from_secs(10), || async {
-        (in_flight(&email, WELCOME).await == 16.0).then_some(())
-    })
+    wait_for(
+        "16 in flight (the default)",
+        Duration::from_secs(10),
+        || async { (in_flight(&email, WELCOME).await == 16.0).then_some(()) },
+    )
     .await;
 
     let one = set_concurrency(&email, 1).await;
@@ -449,20 +469,31 @@ async fn the_concurrency_knob_changes_what_is_in_flight_without_a_restart() {
         refused.assert_error(422);
         let detail = refused.body["detail"].as_str().unwrap_or_default();
         assert!(
-            detail.contains(&format!("consumer_concurrency must be within 1..=1024, got {bad}")),
+            detail.contains(&format!(
+                "consumer_concurrency must be within 1..=1024, got {bad}"
+            )),
             "{refused:?}"
         );
     }
     let config = email.admin(Method::GET, "/admin/config", None).await;
-    assert_eq!(config.body["knobs"]["consumer_concurrency"], 64, "refusals change nothing");
+    assert_eq!(
+        config.body["knobs"]["consumer_concurrency"], 64,
+        "refusals change nothing"
+    );
 
     // S4's worker stays at 1 whatever the knob says, and says so.
     let report_config = set_concurrency(&report, 64).await;
     assert_eq!(report_config.status, 200, "{report_config:?}");
     let worker = &report_config.body["consumers"]["report_job_queue"];
-    assert_eq!((&worker["concurrency"], &worker["limited_by"]), (&json!(1), &json!("fixed")));
+    assert_eq!(
+        (&worker["concurrency"], &worker["limited_by"]),
+        (&json!(1), &json!("fixed"))
+    );
     let report_log = std::fs::read_to_string(&report.log).unwrap_or_default();
-    assert!(report_log.contains("fixed at 1"), "S4's log says it stays at 1");
+    assert!(
+        report_log.contains("fixed at 1"),
+        "S4's log says it stays at 1"
+    );
 
     // The same process all along, and the re-subscribes lost and repeated nothing.
     wait_for("the backlog drained", Duration::from_secs(30), || async {

@@ -142,7 +142,9 @@ impl Registry {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Entry>> {
         // The map stays consistent whatever a panicking holder did: one insert at a time.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -170,8 +172,13 @@ mod tests {
         assert_eq!(live.effective(), 5);
         tunables.apply(json!({ "email_delay_ms": 1 })).unwrap();
         let other_knob = tokio::time::timeout(Duration::from_millis(50), live.changed()).await;
-        assert!(other_knob.is_err(), "another knob changing is no reason to re-subscribe");
-        tunables.apply(json!({ "consumer_concurrency": 2 })).unwrap();
+        assert!(
+            other_knob.is_err(),
+            "another knob changing is no reason to re-subscribe"
+        );
+        tunables
+            .apply(json!({ "consumer_concurrency": 2 }))
+            .unwrap();
         assert_eq!(live.changed().await, Some(2));
         assert_eq!(live.effective(), 2);
 

@@ -12,9 +12,9 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 
+use super::{Incoming, Worker};
 use crate::broker::topology::{DEFAULT_EXCHANGE, dead_letter_queue, retry_queue};
 use crate::broker::{FAILURE_HEADER, Outgoing, PublishError, RETRY_HEADER, retry_count};
-use super::{Incoming, Worker};
 use crate::correlation;
 
 const PARKING_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
