@@ -12,7 +12,8 @@
 //! - `faults/`: faults injected on request, with a dose and a TTL (latency, errors, a slow
 //!   consumer), and the middleware that applies them to business routes.
 //! - `context.rs`: the handles shared by handlers and consumers, and their one way to wire a
-//!   consumer (`consume`), open its transaction (`claim`) and publish or withdraw.
+//!   consumer (`consume`, with options that follow, cap or batch under the
+//!   `consumer_concurrency` knob), open its transaction (`claim`) and publish or withdraw.
 //! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
 //! - `chance.rs`: the random draws (a failing payment, an injected error, jitter).
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
