@@ -161,15 +161,15 @@ async fn at_concurrency_128_a_backlog_of_2000_is_sent_exactly_once() {
         .start()
         .await;
     let watch = GaugeWatch::start(email.base.clone(), WELCOME);
-    // The drain rate over a window while the backlog lasts: a consumer that held a database
-    // connection across the 500 ms send would be capped at pool ÷ 0.5 s = 10 e-mails/s.
     let (first, t0) = wait_for("the first e-mails", Duration::from_secs(10), || async {
         let n = welcome_count(&email).await;
         (n > 0).then(|| (n, Instant::now()))
     })
     .await;
+    // The rate over a 2 s window while the backlog lasts, for the record (the speed itself is
+    // the benchmark's figure, on the release stack).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rate = (welcome_count(&email).await - first) as f64 / t0.elapsed().as_secs_f64();
+    let window = (welcome_count(&email).await - first) as f64 / t0.elapsed().as_secs_f64();
     wait_for(
         "2000 e-mails and an empty queue",
         Duration::from_secs(60),
@@ -180,15 +180,19 @@ async fn at_concurrency_128_a_backlog_of_2000_is_sent_exactly_once() {
     )
     .await;
     let drained = t0.elapsed();
+    // A consumer holding a database connection across its 500 ms send would be capped at
+    // pool ÷ 0.5 s = 10 e-mails/s, 200 s for this backlog; 40/s leaves room for a busy host
+    // (90–100/s with every test of this file beside it on 2 cores at load 17, 218/s alone).
+    let rate = (N - first) as f64 / drained.as_secs_f64();
     let peak = watch.finish().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     eprintln!(
-        "c128: registered {N} in {registered:?}; drain rate {rate:.0} e-mails/s; drained in {drained:?}; in-flight peak {peak}"
+        "c128: registered {N} in {registered:?}; drained in {drained:?} ({rate:.0} e-mails/s; {window:.0}/s over the first 2 s); in-flight peak {peak}"
     );
     assert_eq!(welcome_rows(&world).await, (N, N, N), "each user once");
     assert!(peak >= 100, "in-flight gauge peaked at {peak}");
-    assert!(rate >= 60.0, "drain rate {rate:.0}/s");
+    assert!(rate >= 40.0, "drain rate {rate:.0}/s");
     assert_eq!(email.metric("messages_duplicate_total", "").await, 0.0);
     assert_eq!(world.queue_depth(&format!("{WELCOME}.dlq")).await, Some(0));
     eprintln!("c128: test took {:?}", started.elapsed());
