@@ -1,8 +1,9 @@
 //! Settings read from the environment (each one also a `--flag`), and the run-time knobs.
 //!
 //! Every setting is a clap argument with an `env` name so that `ms-service --help` documents
-//! all of them in one place. Knobs (delays, failure rate, worker limit) start from the
-//! environment and can then be changed at run time through the admin API (docs/contract.md, Admin API).
+//! all of them in one place. Knobs (delays, failure rate, worker limit, consumer concurrency)
+//! start from the environment and can then be changed at run time through the admin API
+//! (docs/contract.md, Admin API).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -112,9 +113,6 @@ pub struct Settings {
     /// Bearer token for `/admin/*`. Without it the admin API answers 401 to everyone.
     #[arg(long, env = "MS_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Deliveries a consumer may hold unacknowledged, and process at once.
-    #[arg(long, env = "CONSUMER_PREFETCH", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub consumer_prefetch: u16,
     /// Failed deliveries are retried this many times, then dead-lettered to `<queue>.dlq`.
     #[arg(long, env = "MAX_RETRIES", default_value_t = 3)]
     pub max_retries: u32,
@@ -304,6 +302,30 @@ pub struct KnobArgs {
     /// after the broker's confirm, or after the commit of row and outbox entry [default: confirm].
     #[arg(long, env = "PUBLISH_MODE", value_enum)]
     pub publish_mode: Option<PublishMode>,
+    /// Async consumers: deliveries each one holds unacknowledged and handles at once, 1–1024;
+    /// a run-time knob, applied by re-subscribing [default: 16].
+    #[arg(long, env = "CONSUMER_CONCURRENCY", value_parser = consumer_concurrency_range())]
+    pub consumer_concurrency: Option<u16>,
+    /// The former name of CONSUMER_CONCURRENCY, still read; CONSUMER_CONCURRENCY wins when
+    /// both are set.
+    #[arg(long, env = "CONSUMER_PREFETCH", value_parser = consumer_concurrency_range())]
+    pub consumer_prefetch: Option<u16>,
+}
+
+/// The range of `consumer_concurrency`, for the command line and the admin API alike.
+pub const CONSUMER_CONCURRENCY_RANGE: std::ops::RangeInclusive<u16> = 1..=1024;
+
+fn consumer_concurrency_range() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(
+        i64::from(*CONSUMER_CONCURRENCY_RANGE.start())
+            ..=i64::from(*CONSUMER_CONCURRENCY_RANGE.end()),
+    )
+}
+
+/// clap reads one variable per setting, so the old name is a setting of its own and the new
+/// one wins here.
+fn resolve_alias<T>(new_name: Option<T>, old_name: Option<T>, default: T) -> T {
+    new_name.or(old_name).unwrap_or(default)
 }
 
 impl KnobArgs {
@@ -331,6 +353,11 @@ impl KnobArgs {
                 .unwrap_or(d.checkout_email_delay_ms),
             sync_max_inflight: self.sync_max_inflight.unwrap_or(d.sync_max_inflight),
             publish_mode: self.publish_mode.unwrap_or(d.publish_mode),
+            consumer_concurrency: resolve_alias(
+                self.consumer_concurrency,
+                self.consumer_prefetch,
+                d.consumer_concurrency,
+            ),
         }
     }
 }
@@ -352,6 +379,9 @@ pub struct Knobs {
     pub sync_max_inflight: u32,
     #[serde(default)]
     pub publish_mode: PublishMode,
+    /// Deliveries each async consumer holds and handles at once (some consumers cap it: see
+    /// `consumers` in `GET /admin/config`).
+    pub consumer_concurrency: u16,
 }
 
 impl Knobs {
@@ -373,6 +403,8 @@ impl Knobs {
             checkout_email_delay_ms: 2000,
             sync_max_inflight: 0,
             publish_mode: PublishMode::Confirm,
+            // Low on purpose: the S1 backlog lesson (docs/contract.md, Messaging rules).
+            consumer_concurrency: 16,
         }
     }
 
@@ -403,6 +435,14 @@ impl Knobs {
                 "sync_max_inflight must be at most 100000, got {}",
                 self.sync_max_inflight
             )),
+            None if !CONSUMER_CONCURRENCY_RANGE.contains(&self.consumer_concurrency) => {
+                Err(format!(
+                    "consumer_concurrency must be within {}..={}, got {}",
+                    CONSUMER_CONCURRENCY_RANGE.start(),
+                    CONSUMER_CONCURRENCY_RANGE.end(),
+                    self.consumer_concurrency
+                ))
+            }
             None => Ok(()),
         }
     }
@@ -520,5 +560,70 @@ mod tests {
         assert!(detail.contains("publish_mode must be"), "{detail}");
         assert_eq!(t.get().publish_mode, PublishMode::Outbox, "unchanged");
         assert!(t.apply(serde_json::json!({"publish_mode": 1})).is_err());
+    }
+
+    #[test]
+    fn consumer_concurrency_is_a_knob_within_1_to_1024() {
+        let t = Tunables::new(Knobs::defaults(DelayProfile::Contract, Mode::Async));
+        assert_eq!(t.get().consumer_concurrency, 16);
+        for bad in [0, 1025] {
+            let refused = t.apply(serde_json::json!({ "consumer_concurrency": bad }));
+            let detail = refused
+                .err()
+                .map(|e| e.detail.to_string())
+                .unwrap_or_default();
+            assert!(
+                detail.contains(&format!(
+                    "consumer_concurrency must be within 1..=1024, got {bad}"
+                )),
+                "{detail}"
+            );
+        }
+        assert!(
+            t.apply(serde_json::json!({ "consumer_concurrency": -1 }))
+                .is_err()
+        );
+        let ok = t.apply(serde_json::json!({ "consumer_concurrency": 1024 }));
+        assert_eq!(ok.map(|k| k.consumer_concurrency).ok(), Some(1024));
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        knobs: KnobArgs,
+    }
+
+    fn concurrency_of(argv: &[&str]) -> Result<u16, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        // Without the env sources, so the test's environment cannot change what it sees.
+        let command = Cli::command().mut_args(|arg| arg.env(None));
+        let matches =
+            command.try_get_matches_from(std::iter::once("test").chain(argv.iter().copied()))?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        Ok(cli
+            .knobs
+            .resolve(DelayProfile::Contract, Mode::Async)
+            .consumer_concurrency)
+    }
+
+    #[test]
+    fn the_old_prefetch_name_is_an_alias_and_the_new_name_wins() {
+        assert_eq!(concurrency_of(&[]).ok(), Some(16));
+        assert_eq!(
+            concurrency_of(&["--consumer-prefetch", "50"]).ok(),
+            Some(50)
+        );
+        assert_eq!(
+            concurrency_of(&["--consumer-concurrency", "128"]).ok(),
+            Some(128)
+        );
+        assert_eq!(
+            concurrency_of(&["--consumer-prefetch", "50", "--consumer-concurrency", "128"]).ok(),
+            Some(128)
+        );
+        assert!(concurrency_of(&["--consumer-concurrency", "0"]).is_err());
+        assert!(concurrency_of(&["--consumer-prefetch", "1025"]).is_err());
+        assert_eq!(resolve_alias(None, Some(3), 16), 3);
+        assert_eq!(resolve_alias(Some(7), Some(3), 16), 7);
     }
 }

@@ -72,8 +72,12 @@ async fn put_config(
     Ok(Json(config_body(&ctx)))
 }
 
+/// `consumers` says, per queue, the concurrency each consumer really has under the knob
+/// (some are capped or fixed: S4's worker stays at 1).
 fn config_body(ctx: &Ctx) -> Value {
-    json!({ "service": ctx.service, "mode": ctx.mode(), "knobs": ctx.knobs.get() })
+    let knobs = ctx.knobs.get();
+    let consumers = ctx.consumers.describe(knobs.consumer_concurrency);
+    json!({ "service": ctx.service, "mode": ctx.mode(), "knobs": knobs, "consumers": consumers })
 }
 
 /// Restores the seed data (and empties what the service recorded), for repeatable demos.

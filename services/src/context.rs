@@ -5,7 +5,7 @@ use std::sync::Arc;
 use common::ApiError;
 use common::Mode;
 use common::broker::Broker;
-use common::broker::consume::{self, ConsumerOptions, Incoming};
+use common::broker::consume::{self, Batching, ConsumerOptions, Incoming, Limit};
 use common::completion::Completions;
 use common::config::{Settings, Tunables};
 use common::db;
@@ -39,6 +39,8 @@ pub struct Ctx {
     pub faults: Faults,
     /// Rung after an outbox entry commits, so the relay publishes it at once.
     pub outbox: outbox::Wake,
+    /// The consumers started, for `GET /admin/config` to say what each makes of the knob.
+    pub consumers: consume::Registry,
     pub shutdown: CancellationToken,
 }
 
@@ -54,20 +56,47 @@ impl Ctx {
         Publication::begin(self).await
     }
 
+    /// Follows the `consumer_concurrency` knob. For handlers that hold no database connection
+    /// across their slow part (the e-mail consumers connect only after the send).
     pub fn consumer_options(&self) -> ConsumerOptions {
-        ConsumerOptions::from_settings(&self.settings)
+        ConsumerOptions::new(&self.settings, &self.knobs)
     }
 
     /// For consumers that need a database connection per delivery: no more deliveries in
-    /// hand than the pool has connections, so that under load they wait on the broker (which
-    /// keeps them safe) rather than time out on the pool and burn their bounded retries.
+    /// hand than the pool has connections, whatever the knob, so that under load they wait on
+    /// the broker (which keeps them safe) rather than time out on the pool and burn their
+    /// bounded retries.
     pub fn db_consumer_options(&self) -> ConsumerOptions {
-        let options = self.consumer_options();
-        let pool = u16::try_from(self.settings.db_pool_max).unwrap_or(u16::MAX);
-        ConsumerOptions {
-            prefetch: options.prefetch.min(pool).max(1),
-            ..options
-        }
+        self.consumer_options()
+            .limited(Limit::Pool(self.pool_size()))
+    }
+
+    /// Batch mode (`consume::batch`): the knob sets the prefetch, the pool caps the batches
+    /// stored at once (one connection each), and a batch waits at most `max_wait` to fill.
+    pub fn batch_consumer_options<F, Fut>(
+        &self,
+        max_wait: std::time::Duration,
+        store: F,
+    ) -> ConsumerOptions
+    where
+        F: Fn(Ctx, Vec<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let ctx = self.clone();
+        let handler = consume::batch_handler(move |batch| {
+            let work = store(ctx.clone(), batch);
+            let ctx = ctx.clone();
+            async move {
+                faults::before_consuming(&ctx).await;
+                work.await
+            }
+        });
+        let batching = Batching::new(handler, max_wait, usize::from(self.pool_size()));
+        self.consumer_options().batched(batching)
+    }
+
+    fn pool_size(&self) -> u16 {
+        u16::try_from(self.settings.db_pool_max).unwrap_or(u16::MAX)
     }
 
     /// Starts a consumer of `queue` whose handler gets its own clone of this context. An
@@ -82,6 +111,8 @@ impl Ctx {
         F: Fn(Ctx, Incoming) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        self.consumers
+            .register(queue, options.concurrency.limit(), options.batch.is_some());
         let ctx = self.clone();
         let handler = consume::handler(move |incoming| {
             // A future does nothing until polled: the handler starts after the delay.

@@ -78,11 +78,15 @@ pub fn routes(_mode: Mode) -> Router<Ctx> {
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let options = ctx.db_consumer_options();
     vec![
-        ctx.consume(ORDER_CREATED, options, saga::on_order_created),
-        ctx.consume(INVENTORY_PAYMENT_FAILED, options, saga::on_payment_failed),
+        ctx.consume(ORDER_CREATED, options.clone(), saga::on_order_created),
+        ctx.consume(
+            INVENTORY_PAYMENT_FAILED,
+            options.clone(),
+            saga::on_payment_failed,
+        ),
         ctx.consume(
             INVENTORY_PAYMENT_SUCCEEDED,
-            options,
+            options.clone(),
             saga::on_payment_succeeded,
         ),
     ]

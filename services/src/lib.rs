@@ -15,7 +15,8 @@
 //! - `faults/`: faults injected on request, with a dose and a TTL (latency, errors, a slow
 //!   consumer), and the middleware that applies them to business routes.
 //! - `context.rs`: the handles shared by handlers and consumers, and their one way to wire a
-//!   consumer (`consume`), open its transaction (`claim`) and begin a publication.
+//!   consumer (`consume`, with options that follow, cap or batch under the
+//!   `consumer_concurrency` knob), open its transaction (`claim`) and begin a publication.
 //! - `publication.rs`: rows and the event that announces them, in either `publish_mode`:
 //!   `confirm` (commit, publish with confirm, withdraw on failure) or `outbox` (rows and an
 //!   outbox entry in one transaction).

@@ -1,5 +1,6 @@
-//! Prometheus metrics: per-route request counts and latency, plus the broker counters that
-//! `common` records (published / consumed / retried / dead-lettered / duplicate per queue).
+//! Prometheus metrics: per-route request counts and latency, plus the broker metrics that
+//! `common` records (published / consumed / retried / dead-lettered / duplicate per queue,
+//! deliveries in flight, batch sizes).
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -13,6 +14,11 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Batch mode's sizes (`common::broker::consume`), up to the knob's 1024.
+const BATCH_SIZE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder once; later calls return the same handle.
@@ -23,6 +29,12 @@ pub fn install() -> &'static PrometheusHandle {
                 Matcher::Full("http_request_duration_seconds".into()),
                 LATENCY_BUCKETS,
             )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("consumer_batch_size".into()),
+                    BATCH_SIZE_BUCKETS,
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

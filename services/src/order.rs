@@ -47,22 +47,22 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
     let options = ctx.db_consumer_options();
     vec![
-        ctx.consume(ORDER_PAYMENT_FAILED, options, |c, m| {
+        ctx.consume(ORDER_PAYMENT_FAILED, options.clone(), |c, m| {
             saga::on_event(&saga::PAYMENT_FAILED, c, m)
         }),
-        ctx.consume(STOCK_RELEASED, options, |c, m| {
+        ctx.consume(STOCK_RELEASED, options.clone(), |c, m| {
             saga::on_event(&saga::STOCK_RELEASED, c, m)
         }),
-        ctx.consume(STOCK_REJECTED, options, |c, m| {
+        ctx.consume(STOCK_REJECTED, options.clone(), |c, m| {
             saga::on_event(&saga::STOCK_REJECTED, c, m)
         }),
-        ctx.consume(ORDER_PAYMENT_SUCCEEDED, options, |c, m| {
+        ctx.consume(ORDER_PAYMENT_SUCCEEDED, options.clone(), |c, m| {
             saga::on_event(&saga::PAYMENT_SUCCEEDED, c, m)
         }),
-        ctx.consume(ORDER_UPDATES, options, checkout::on_order_update),
+        ctx.consume(ORDER_UPDATES, options.clone(), checkout::on_order_update),
         ctx.consume(
             SHOWDOWN_PAYMENT_COMPLETED,
-            options,
+            options.clone(),
             checkout::on_showdown_paid,
         ),
     ]

@@ -45,7 +45,8 @@ pub fn routes(mode: Mode) -> Router<Ctx> {
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
-    // One job at a time: on a 2-core machine parallel jobs only slow each other down.
+    // One job at a time whatever `consumer_concurrency` says (its start log and the admin
+    // API's `consumers` say so): on a 2-core machine parallel jobs only slow each other down.
     let options = ctx.consumer_options().one_at_a_time();
     vec![ctx.consume(REPORT_JOB, options, run_job)]
 }

@@ -64,6 +64,7 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
         inflight,
         faults: Faults::default(),
         outbox: crate::outbox::Wake::default(),
+        consumers: Default::default(),
         shutdown: stop.clone(),
     };
     let mut consumers = match mode {

@@ -96,6 +96,7 @@ pub fn offline_ctx(service: Service, settings: Settings) -> Ctx {
         inflight,
         faults: Faults::default(),
         outbox: crate::outbox::Wake::default(),
+        consumers: Default::default(),
         shutdown: CancellationToken::new(),
     }
 }

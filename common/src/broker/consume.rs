@@ -1,30 +1,48 @@
 //! The one consumer loop every async service uses.
 //!
-//! Manual acks after the handler succeeded; on failure the message is re-published (with
-//! confirm) to `<queue>.retry` with an incremented `x-retry-count`, and after `max_retries`
-//! to `<queue>.dlq`; only once that copy is confirmed is the original acked, so nothing is
-//! ever dropped. Handlers must be idempotent by event id (`crate::db::claim_event`): the
-//! broker delivers at least once.
+//! Manual acks after the handler succeeded; failures are retried, then dead-lettered, and a
+//! message is acked only once it took effect or its parked copy is confirmed, so nothing is
+//! ever dropped (`settle`). Handlers must be idempotent by event id
+//! (`crate::db::claim_event`): the broker delivers at least once.
+//!
+//! - this file: [`spawn`], the loop that (re)subscribes, follows the concurrency knob and hands
+//!   each delivery (or batch) to a task of its own.
+//! - `concurrency`: the `consumer_concurrency` knob as a consumer sees it, its [`Limit`]s, and
+//!   the [`Registry`] the admin API shows.
+//! - `settle`: one delivery through its handler, then ack, retry, DLQ or requeue.
+//! - `batch`: batch mode, stored with one commit and acked with one multiple-ack, in order.
+//!
+//! **Changing the knob without a restart.** `basic.qos` binds only consumers started after
+//! it, so a new prefetch needs a new subscription: the loop opens a new channel and consumer
+//! with the new prefetch first (the queue is never without a consumer), then cancels the old
+//! one, handles what the broker had already sent it, lets all of it finish and ack, and only
+//! then closes the old channel. No delivery is lost; at worst (a crash meanwhile) one is
+//! redelivered, which the handlers' idempotency absorbs.
+
+mod batch;
+mod concurrency;
+mod settle;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use axum::http::StatusCode;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::topology::{DEFAULT_EXCHANGE, dead_letter_queue, retry_queue};
-use super::{Broker, FAILURE_HEADER, Link, Outgoing, PublishError, RETRY_HEADER, retry_count};
-use crate::config::Settings;
-use crate::correlation;
+pub use batch::{BatchHandler, Batching, batch_handler};
+pub use concurrency::{Concurrency, Limit, Registry};
+
+use super::{Broker, Link};
+use crate::config::{Settings, Tunables};
 
 /// One delivery, as a handler sees it.
 #[derive(Debug, Clone)]
@@ -51,8 +69,6 @@ impl Incoming {
     }
 }
 
-const PARKING_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
-
 pub type Handler = Arc<dyn Fn(Incoming) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
 /// Wraps an async fn as a [`Handler`].
@@ -64,37 +80,102 @@ where
     Arc::new(move |incoming| Box::pin(f(incoming)))
 }
 
-/// How a consumer behaves; from the service settings, with a per-consumer prefetch.
-#[derive(Clone, Copy, Debug)]
+/// How a consumer behaves; from the service settings and its live knobs.
+#[derive(Clone, Debug)]
 pub struct ConsumerOptions {
-    /// Unacked deliveries at once, which is also how many are handled concurrently.
-    pub prefetch: u16,
+    /// Unacked deliveries at once (the prefetch), which is also how many are handled
+    /// concurrently: `consumer_concurrency`, followed live, within its [`Limit`].
+    pub concurrency: Concurrency,
     pub max_retries: u32,
     pub retry_delay: Duration,
     /// Fault injection: pause between a committed effect and its ack.
     pub ack_delay: Duration,
+    /// Batch mode (see `batch`); `None`: one delivery at a time per task.
+    pub batch: Option<Batching>,
 }
 
 impl ConsumerOptions {
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, knobs: &Tunables) -> Self {
         ConsumerOptions {
-            prefetch: settings.consumer_prefetch,
+            concurrency: Concurrency::new(knobs, Limit::Knob),
             max_retries: settings.max_retries,
             retry_delay: Duration::from_millis(settings.retry_delay_ms),
             ack_delay: Duration::from_millis(settings.fault_ack_delay_ms),
+            batch: None,
         }
     }
 
-    /// Workers that must do one job at a time (S4's CPU-bound reports).
+    /// Workers that must do one job at a time (S4's CPU-bound reports), whatever the knob.
     pub fn one_at_a_time(self) -> Self {
+        self.limited(Limit::Fixed(1))
+    }
+
+    pub fn limited(self, limit: Limit) -> Self {
         ConsumerOptions {
-            prefetch: 1,
+            concurrency: self.concurrency.with_limit(limit),
+            ..self
+        }
+    }
+
+    pub fn batched(self, batching: Batching) -> Self {
+        ConsumerOptions {
+            batch: Some(batching),
             ..self
         }
     }
 }
 
-/// Consumes `queue` until `shutdown`, resubscribing whenever the broker connection returns.
+/// What handles the deliveries of one consumer, shared by its successive subscriptions.
+struct Worker {
+    queue: &'static str,
+    broker: Broker,
+    /// The per-message path (in batch mode: for the deliveries of a failed batch).
+    handler: Handler,
+    options: ConsumerOptions,
+}
+
+/// How a subscription's delivery stream ended.
+enum End {
+    Failed(lapin::Error),
+    /// The broker cancelled the consumer, or the channel closed.
+    Closed,
+}
+
+impl End {
+    fn into_result(self) -> lapin::Result<()> {
+        match self {
+            End::Failed(err) => Err(err),
+            End::Closed => Ok(()),
+        }
+    }
+}
+
+/// `messages_in_flight{queue}`: deliveries received and not yet settled, for as long as it lives.
+struct InFlight {
+    queue: &'static str,
+    count: f64,
+}
+
+impl InFlight {
+    fn new(queue: &'static str, count: usize) -> Self {
+        let count = f64::from(u32::try_from(count).unwrap_or(u32::MAX));
+        metrics::gauge!("messages_in_flight", "queue" => queue).increment(count);
+        InFlight { queue, count }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("messages_in_flight", "queue" => self.queue).decrement(self.count);
+    }
+}
+
+/// How long a retiring subscription may take to receive what the broker sent it before the
+/// cancel; past it the channel closes and the broker requeues the rest.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Consumes `queue` until `shutdown`, resubscribing whenever the broker connection returns
+/// and whenever the concurrency knob changes what this consumer should hold.
 pub fn spawn(
     broker: Broker,
     queue: &'static str,
@@ -102,8 +183,17 @@ pub fn spawn(
     handler: Handler,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
+    let mut concurrency = options.concurrency.clone();
+    let worker = Arc::new(Worker {
+        queue,
+        broker,
+        handler,
+        options,
+    });
     tokio::spawn(async move {
-        let mut links = broker.watch();
+        // The series exists from the start, so a scrape shows 0 rather than nothing.
+        metrics::gauge!("messages_in_flight", "queue" => queue).increment(0.0);
+        let mut links = worker.broker.watch();
         loop {
             let link = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -113,8 +203,7 @@ pub fn spawn(
                 },
             };
             let Some(link) = link else { continue };
-            if let Err(err) = consume_on(&link, &broker, queue, options, &handler, &shutdown).await
-            {
+            if let Err(err) = consume_on(&link, &worker, &mut concurrency, &shutdown).await {
                 tracing::warn!(queue, error = %err, "consumer interrupted; will resubscribe");
             }
             if shutdown.is_cancelled() {
@@ -129,228 +218,182 @@ pub fn spawn(
     })
 }
 
+/// What woke the loop up.
+enum Step {
+    Stop,
+    Knob(u16),
+    /// Boxed: a delivery is large beside the other steps.
+    Next(Box<Option<lapin::Result<Delivery>>>),
+}
+
 async fn consume_on(
     link: &Link,
-    broker: &Broker,
-    queue: &'static str,
-    options: ConsumerOptions,
-    handler: &Handler,
+    worker: &Arc<Worker>,
+    concurrency: &mut Concurrency,
     shutdown: &CancellationToken,
 ) -> lapin::Result<()> {
-    let channel = link.connection.create_channel().await?;
-    channel
-        .basic_qos(options.prefetch, BasicQosOptions::default())
-        .await?;
-    let mut deliveries = channel
-        .basic_consume(
-            queue.into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    tracing::info!(queue, prefetch = options.prefetch, "consuming");
-    let in_flight = TaskTracker::new();
+    let queue = worker.queue;
+    let mut current = Subscription::open(link, worker, concurrency.effective()).await?;
+    tracing::info!(
+        queue,
+        prefetch = current.prefetch,
+        batched = worker.options.batch.is_some(),
+        "consuming: {}",
+        concurrency.limit().describe(concurrency.knob())
+    );
+    let retiring = TaskTracker::new();
     let result = loop {
-        let next = tokio::select! {
-            _ = shutdown.cancelled() => break Ok(()),
-            d = deliveries.next() => d,
+        let step = tokio::select! {
+            _ = shutdown.cancelled() => Step::Stop,
+            Some(knob) = concurrency.changed() => Step::Knob(knob),
+            next = current.deliveries.next() => Step::Next(Box::new(next)),
         };
-        match next {
-            Some(Ok(delivery)) => {
-                let (broker, handler) = (broker.clone(), handler.clone());
-                in_flight.spawn(process(delivery, queue, options, handler, broker));
+        match step {
+            Step::Stop => break Ok(()),
+            Step::Knob(knob) => {
+                let wanted = concurrency.effective();
+                let why = concurrency.limit().describe(knob);
+                if wanted == current.prefetch {
+                    tracing::info!(
+                        queue,
+                        prefetch = wanted,
+                        "consumer_concurrency changed; prefetch stays: {why}"
+                    );
+                    continue;
+                }
+                // A channel of its own: the old channel's qos would bind the new consumer too.
+                let next = match Subscription::open(link, worker, wanted).await {
+                    Ok(next) => next,
+                    // The connection is likely gone: resubscribing will use the new value.
+                    Err(err) => break Err(err),
+                };
+                let old = std::mem::replace(&mut current, next);
+                tracing::info!(
+                    queue,
+                    from = old.prefetch,
+                    to = wanted,
+                    "re-subscribed with the new prefetch ({why}); the old consumer finishes what it holds"
+                );
+                retiring.spawn(old.retire(worker.clone()));
             }
-            Some(Err(err)) => break Err(err),
-            None => break Ok(()),
+            Step::Next(next) => match *next {
+                Some(Ok(delivery)) => {
+                    if let Some(end) = current.dispatch(worker, delivery).await {
+                        break end.into_result();
+                    }
+                }
+                Some(Err(err)) => break Err(err),
+                None => break Ok(()),
+            },
         }
     };
-    // Let what is in flight finish and ack before the channel goes away.
-    in_flight.close();
-    in_flight.wait().await;
-    let _ = channel.close(200, "consumer stopped".into()).await;
+    // Let what is in flight finish and ack before the channels go away.
+    current.close().await;
+    retiring.close();
+    retiring.wait().await;
     result
 }
 
-async fn process(
-    delivery: Delivery,
-    queue: &'static str,
-    options: ConsumerOptions,
-    handler: Handler,
-    broker: Broker,
-) {
-    let props = &delivery.properties;
-    let attempt = retry_count(props);
-    let correlation_id = props
-        .correlation_id()
-        .as_ref()
-        .map(|c| c.as_str().to_owned())
-        .unwrap_or_else(correlation::new_id);
-    let event_id = props.message_id().as_ref().map(|m| m.as_str().to_owned());
-    metrics::counter!("messages_consumed_total", "queue" => queue).increment(1);
+/// One channel with one consumer on it, and the tasks handling its deliveries: acks must go
+/// back on the channel a delivery came from.
+struct Subscription {
+    channel: Channel,
+    deliveries: lapin::Consumer,
+    prefetch: u16,
+    in_flight: TaskTracker,
+    /// Batch mode's settlement order on this channel.
+    order: batch::Order,
+}
 
-    let outcome = match &event_id {
-        None => Err(anyhow!(
-            "message without message_id (the event id); cannot be handled idempotently"
-        )),
-        Some(id) => {
-            let incoming = Incoming {
-                queue,
-                event_id: id.clone(),
-                correlation_id: correlation_id.clone(),
-                attempt,
-                body: delivery.data.clone(),
-            };
-            // A task of its own, so that a panicking handler counts as a failed attempt.
-            let run = correlation::scope(correlation_id.clone(), handler(incoming));
-            tokio::spawn(run)
-                .await
-                .unwrap_or_else(|e| Err(anyhow!("handler panicked: {e}")))
-        }
-    };
+impl Subscription {
+    async fn open(link: &Link, worker: &Worker, prefetch: u16) -> lapin::Result<Self> {
+        let channel = link.connection.create_channel().await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let deliveries = channel
+            .basic_consume(
+                worker.queue.into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Subscription {
+            channel,
+            deliveries,
+            prefetch,
+            in_flight: TaskTracker::new(),
+            order: batch::Order::default(),
+        })
+    }
 
-    let settled = match outcome {
-        Ok(()) => {
-            if !options.ack_delay.is_zero() {
-                tokio::time::sleep(options.ack_delay).await;
-            }
-            delivery
-                .acker
-                .ack(BasicAckOptions::default())
-                .await
-                .map(|_| ())
-        }
-        Err(err) => {
-            let copy = failed_copy(
-                &delivery,
-                queue,
-                attempt,
-                options,
-                event_id,
-                correlation_id,
-                &err,
-            );
-            let destination = copy.routing_key.to_string();
-            let is_retry = copy.expiration.is_some();
-            // The delivery is held meanwhile, so wait long: giving up early on a slow confirm would
-            // requeue a message whose parked copy the broker may still store (a double retry).
-            match broker.publish_within(copy, PARKING_CONFIRM_TIMEOUT).await {
-                Ok(()) if is_retry => {
-                    tracing::warn!(queue, attempt, error = %err, "handler failed; retry scheduled");
-                    metrics::counter!("messages_retried_total", "queue" => queue).increment(1);
-                    delivery
-                        .acker
-                        .ack(BasicAckOptions::default())
-                        .await
-                        .map(|_| ())
-                }
-                Ok(()) => {
-                    tracing::error!(queue, attempt, error = %err, to = %destination, "handler kept failing; dead-lettered");
-                    metrics::counter!("messages_dead_lettered_total", "queue" => queue)
-                        .increment(1);
-                    delivery
-                        .acker
-                        .ack(BasicAckOptions::default())
-                        .await
-                        .map(|_| ())
-                }
-                Err(publish_err) => {
-                    // Neither retry nor DLQ took it: hand it back to the queue rather than lose it.
-                    tracing::warn!(queue, error = %publish_err, "could not park a failed message; requeueing");
-                    tokio::time::sleep(options.retry_delay).await;
-                    let requeue = BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    };
-                    delivery.acker.nack(requeue).await.map(|_| ())
+    /// Hands `first` (in batch mode with whatever else has arrived) to a task of its own;
+    /// returns how the stream ended if it did while a batch was being taken.
+    async fn dispatch(&mut self, worker: &Arc<Worker>, first: Delivery) -> Option<End> {
+        let queue = worker.queue;
+        let Some(batching) = &worker.options.batch else {
+            let in_flight = InFlight::new(queue, 1);
+            let worker = worker.clone();
+            self.in_flight.spawn(async move {
+                settle::process(first, &worker).await;
+                drop(in_flight);
+            });
+            return None;
+        };
+        let max = usize::from(self.prefetch);
+        let (deliveries, end) =
+            batch::collect(&mut self.deliveries, first, max, batching.max_wait).await;
+        let in_flight = InFlight::new(queue, deliveries.len());
+        let turn = self.order.next_turn();
+        self.in_flight.spawn(batch::run(
+            worker.clone(),
+            batching.clone(),
+            deliveries,
+            turn,
+            in_flight,
+        ));
+        end
+    }
+
+    /// Cancels the consumer, handles what the broker had already sent it (the stream ends
+    /// after those), waits until all of it is settled, and closes the channel.
+    async fn retire(mut self, worker: Arc<Worker>) {
+        let queue = worker.queue;
+        let tag = self.deliveries.tag();
+        match self
+            .channel
+            .basic_cancel(tag, BasicCancelOptions::default())
+            .await
+        {
+            Ok(()) => {
+                let drain = async {
+                    while let Some(Ok(delivery)) = self.deliveries.next().await {
+                        if self.dispatch(&worker, delivery).await.is_some() {
+                            break;
+                        }
+                    }
+                };
+                if tokio::time::timeout(DRAIN_LIMIT, drain).await.is_err() {
+                    tracing::warn!(
+                        queue,
+                        "old consumer still receiving after its cancel; closing its channel (the rest is requeued)"
+                    );
                 }
             }
+            Err(err) => {
+                tracing::warn!(queue, error = %err, "could not cancel the old consumer; closing its channel (what it held is requeued)");
+            }
         }
-    };
-    if let Err(err) = settled {
-        // The channel is gone; the broker redelivers the message to the next consumer.
-        tracing::warn!(queue, error = %err, "could not settle a delivery; it will be redelivered");
+        let prefetch = self.prefetch;
+        self.close().await;
+        tracing::info!(queue, prefetch, "old consumer drained and closed");
     }
-}
 
-/// The copy of a failed message: to `.retry` while attempts remain, else to `.dlq`.
-fn failed_copy(
-    delivery: &Delivery,
-    queue: &'static str,
-    attempt: u32,
-    options: ConsumerOptions,
-    event_id: Option<String>,
-    correlation_id: String,
-    err: &anyhow::Error,
-) -> Outgoing<'static> {
-    // An outage is not the message's fault: it is retried without spending an attempt, so a
-    // database down for longer than the retry budget parks nothing in the DLQ.
-    let transient = is_transient(err);
-    // Without an id a retry could not be recognised as a duplicate: no retries, straight to the DLQ.
-    let retry = event_id.is_some() && (transient || attempt < options.max_retries);
-    let attempts = if transient { attempt } else { attempt + 1 };
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(RETRY_HEADER.into(), AMQPValue::LongUInt(attempts));
-    headers.insert(
-        FAILURE_HEADER.into(),
-        AMQPValue::LongString(format!("{err:#}").into()),
-    );
-    let target = if retry {
-        retry_queue(queue)
-    } else {
-        dead_letter_queue(queue)
-    };
-    Outgoing {
-        exchange: DEFAULT_EXCHANGE,
-        routing_key: target.into(),
-        body: delivery.data.clone(),
-        event_id,
-        correlation_id: Some(correlation_id),
-        headers,
-        expiration: retry.then(|| options.retry_delay * (attempt + 1)),
-        persistent: true,
-    }
-}
-
-/// Whether the failure lies with a dependency (database, broker, a 502/503/504 answer) rather
-/// than with the message: the same message may succeed once the dependency is back.
-fn is_transient(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        if let Some(db) = cause.downcast_ref::<sqlx::Error>() {
-            return crate::db::is_transient(db);
-        }
-        if let Some(api) = cause.downcast_ref::<crate::ApiError>() {
-            return matches!(
-                api.status,
-                StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            );
-        }
-        cause.is::<PublishError>() || cause.is::<lapin::Error>()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outages_are_transient_and_bad_messages_are_not() {
-        let pool = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("storing a click");
-        assert!(is_transient(&pool));
-        let down = anyhow::Error::new(crate::ApiError::unavailable("database unavailable"))
-            .context("storing a notification");
-        assert!(is_transient(&down));
-        assert!(is_transient(&anyhow::Error::new(PublishError::Nacked)));
-
-        let bad_json = serde_json::from_str::<u32>("nope").map_err(anyhow::Error::new);
-        assert!(!is_transient(&bad_json.unwrap_err()));
-        assert!(!is_transient(&anyhow!(
-            "saga payment was claimed but not recorded"
-        )));
-        let bug = anyhow::Error::new(crate::ApiError::internal("boom"));
-        assert!(!is_transient(&bug));
-        assert!(!is_transient(&anyhow::Error::new(sqlx::Error::RowNotFound)));
+    /// Waits until every delivery taken is settled, then closes the channel.
+    async fn close(self) {
+        self.in_flight.close();
+        self.in_flight.wait().await;
+        let _ = self.channel.close(200, "consumer stopped".into()).await;
     }
 }

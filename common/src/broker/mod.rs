@@ -3,7 +3,8 @@
 //! - `topology`: every exchange and queue name, declared in one place.
 //! - this file: [`Broker`], which keeps a connection alive (reconnecting with backoff when the
 //!   broker goes away) and publishes with publisher confirms.
-//! - `consume`: the one consumer loop (manual acks, bounded retries, dead-lettering).
+//! - `consume`: the one consumer loop (manual acks, bounded retries, dead-lettering), which
+//!   follows the `consumer_concurrency` knob by re-subscribing and can store in batches.
 
 pub mod consume;
 pub mod topology;

@@ -336,3 +336,24 @@ async fn admin_config_refuses_a_body_that_is_not_an_object_with_422() {
         "expected a JSON object of knob fields"
     );
 }
+
+#[tokio::test]
+async fn admin_config_serves_consumer_concurrency_and_refuses_it_out_of_range() {
+    let router = offline_router(Service::Email, Mode::Async);
+    let read = send(router.clone(), bearer(empty("GET", "/admin/config"))).await;
+    assert_eq!(
+        read.body["knobs"]["consumer_concurrency"], 16,
+        "{}",
+        read.text
+    );
+    assert!(read.body["consumers"].is_object(), "{}", read.text);
+    for bad in ["0", "1025"] {
+        let patch = format!(r#"{{"consumer_concurrency": {bad}}}"#);
+        let refused = send(router.clone(), bearer(json("PUT", "/admin/config", &patch))).await;
+        assert_envelope(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            refused.body["detail"],
+            format!("consumer_concurrency must be within 1..=1024, got {bad}")
+        );
+    }
+}

@@ -7,6 +7,7 @@
 
 mod admin_cli;
 mod broker_outage;
+mod consumers;
 mod faults;
 mod gateway;
 mod messaging;
