@@ -149,6 +149,47 @@ async fn sent(db: &sqlx::PgPool, prefix: &str) -> (i64, i64) {
 mod on_the_running_stack {
     use super::*;
 
+    /// The exec layer on its own, with a command every service image has: the output and the
+    /// exit code come back, and a container of another project is refused.
+    #[tokio::test]
+    async fn exec_runs_a_command_in_a_service_container_and_reads_its_exit_code() {
+        let stack = Stack::healthy().await;
+        let email = stack.container("email", "async").await;
+        let ours = Project::default();
+        let ok = exec::run(
+            &stack.docker,
+            &ours,
+            &email.id,
+            &[exec::SERVICE_BINARY, "healthcheck"],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.exit_code, Some(0), "{ok:?}");
+        assert_eq!(ok.container, email.name);
+        let missing = exec::run(
+            &stack.docker,
+            &ours,
+            &email.id,
+            &[exec::SERVICE_BINARY, "healthcheck", "--path", "/no-such-path"],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(missing.exit_code, Some(1), "{missing:?}");
+        assert!(missing.stderr.contains("404"), "{missing:?}");
+        let refused = exec::run(
+            &stack.docker,
+            &Project::new("another-project"),
+            &email.id,
+            &[exec::SERVICE_BINARY, "healthcheck"],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap_err();
+        assert!(format!("{refused:#}").contains("not a container of"), "{refused:#}");
+    }
+
     #[tokio::test]
     async fn two_e_mail_consumers_share_the_queue_exactly_once_and_scale_back() {
         let began = Instant::now();
