@@ -171,7 +171,12 @@ mod on_the_running_stack {
             &stack.docker,
             &ours,
             &email.id,
-            &[exec::SERVICE_BINARY, "healthcheck", "--path", "/no-such-path"],
+            &[
+                exec::SERVICE_BINARY,
+                "healthcheck",
+                "--path",
+                "/no-such-path",
+            ],
             exec::TIMEOUT,
         )
         .await
@@ -187,7 +192,10 @@ mod on_the_running_stack {
         )
         .await
         .unwrap_err();
-        assert!(format!("{refused:#}").contains("not a container of"), "{refused:#}");
+        assert!(
+            format!("{refused:#}").contains("not a container of"),
+            "{refused:#}"
+        );
     }
 
     #[tokio::test]
