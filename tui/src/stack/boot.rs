@@ -85,7 +85,11 @@ pub(super) async fn start_group(
                     watch.last = Some(health);
                 }
                 if compose_done {
-                    if let Some(failed) = list.iter().find(|c| c.state == "exited" || c.state == "dead") {
+                    // The group's own: a replica someone killed is `ms-tui scale`'s to mend.
+                    let exited = |c: &&ContainerStatus| {
+                        group.contains(&c.compose_service) && (c.state == "exited" || c.state == "dead")
+                    };
+                    if let Some(failed) = list.iter().find(exited) {
                         let tail = containers::log_tail(watch.docker, failed, 20).await.unwrap_or_default();
                         bail!(
                             "{} stopped (exit code {}) while the stack came up; its last lines:\n{}",
@@ -181,7 +185,7 @@ pub(super) fn health_report(list: &[ContainerStatus], total: usize) -> Progress 
             } else {
                 c.state.clone()
             };
-            format!("{} ({state})", c.compose_service)
+            format!("{} ({state})", c.display_name())
         })
         .collect();
     Progress::Health {
@@ -196,7 +200,7 @@ pub(super) fn not_healthy_message(list: &[ContainerStatus], timeout: u64) -> Str
     for c in list.iter().filter(|c| !c.is_ready()) {
         message.push_str(&format!(
             "\n  {} {} {}: {}",
-            c.compose_service,
+            c.display_name(),
             c.state,
             c.health,
             c.last_probe.as_deref().unwrap_or("no probe output")
