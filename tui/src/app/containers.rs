@@ -52,12 +52,7 @@ impl ContainerTable {
     /// recreated it). The last stats sample survives a state change; it is cleared when the
     /// container stops running, so a dead container never shows its last CPU figure.
     pub fn upsert(&mut self, mut info: ContainerInfo) {
-        let existing = self.rows.iter().position(|c| c.id == info.id).or_else(|| {
-            self.rows
-                .iter()
-                .position(|c| c.group == info.group && c.service == info.service)
-        });
-        match existing {
+        match self.position_of(&info) {
             Some(i) => {
                 if info.usage.is_none() && info.state == RunState::Running {
                     info.usage = self.rows[i].usage;
@@ -70,6 +65,19 @@ impl ContainerTable {
             }
         }
         self.fix_selection();
+    }
+
+    /// The row an [`upsert`](Self::upsert) of `info` replaces, if any: what it was before.
+    pub fn find(&self, info: &ContainerInfo) -> Option<&ContainerInfo> {
+        self.position_of(info).map(|i| &self.rows[i])
+    }
+
+    fn position_of(&self, info: &ContainerInfo) -> Option<usize> {
+        self.rows.iter().position(|c| c.id == info.id).or_else(|| {
+            self.rows
+                .iter()
+                .position(|c| c.group == info.group && c.service == info.service)
+        })
     }
 
     pub fn remove(&mut self, id: &str) {

@@ -145,7 +145,8 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
             )));
         }
         Intent::Knob(knob) => {
-            let change = state.knobs.cycle(knob);
+            let change = state.knobs.cycle(knob, state.measure.selected);
+            state.knob_record.note(&change);
             state.notice = Some(Notice::info(format!("{}…", change.label)));
             return vec![Command::Knob(change)];
         }

@@ -32,6 +32,8 @@ pub struct State {
     pub measure: Measure,
     /// The run-time knobs as last asked for.
     pub knobs: crate::admin::Knobs,
+    /// What the keys set on each service, re-applied when one restarts.
+    pub knob_record: super::reapply::KnobRecord,
     /// The wall clock as the last [`Msg::Clock`](super::msg::Msg) told it: what events are
     /// stamped with, where the charts end and what time left counts down from.
     pub now: SystemTime,
@@ -76,6 +78,7 @@ impl State {
             logs: LogView::default(),
             measure: Measure::default(),
             knobs: crate::admin::Knobs::default(),
+            knob_record: super::reapply::KnobRecord::default(),
             now: SystemTime::UNIX_EPOCH,
             events: Events::default(),
             series: Series::default(),

@@ -382,3 +382,120 @@ fn knob_keys_send_the_change_and_show_the_outcome() {
     let notice = s.notice.clone().unwrap();
     assert!(notice.error && notice.text.contains("1/2"), "{notice:?}");
 }
+
+#[test]
+fn c_turns_the_concurrency_of_the_selected_scenarios_consumers() {
+    let mut s = connected(false, stack());
+    update(&mut s, key('3'));
+    let cmds = update(&mut s, key('c'));
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    use common::Mode;
+    use common::scenario::Service;
+    assert_eq!(
+        change.services,
+        [
+            (Service::Analytics, Mode::Async),
+            (Service::Search, Mode::Async),
+            (Service::Cache, Mode::Async)
+        ]
+    );
+    assert_eq!(
+        change.patch,
+        serde_json::json!({"consumer_concurrency": 128})
+    );
+    assert!(
+        s.knob_record
+            .of(Service::Search, Mode::Async)
+            .is_some_and(|k| k.len() == 1),
+        "recorded for the re-apply"
+    );
+    update(&mut s, key('1'));
+    let cmds = update(&mut s, key('c'));
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.services == [(Service::Email, Mode::Async)]),
+        "{cmds:?}"
+    );
+    assert!(s.knobs.describe().contains("email 128"));
+}
+
+#[test]
+fn s4s_worker_staying_at_one_is_what_the_status_says() {
+    use common::scenario::Service;
+    let mut s = connected(false, stack());
+    update(&mut s, key('4'));
+    let cmds = update(&mut s, key('c'));
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    update(
+        &mut s,
+        Msg::Knob(crate::admin::KnobOutcome {
+            label: change.label.clone(),
+            applied: 1,
+            of: 1,
+            error: None,
+            effective: vec![(Service::Report, 1)],
+        }),
+    );
+    assert!(s.knobs.describe().contains("report 1 (asked 128)"));
+    let notice = s.notice.clone().unwrap();
+    assert!(notice.text.contains("async/report runs 1 at once"), "{notice:?}");
+}
+
+#[test]
+fn a_restarted_service_gets_exactly_the_knobs_set_on_it_back() {
+    use crate::docker::Health;
+    let mut s = connected(false, stack());
+    update(&mut s, key('1'));
+    update(&mut s, key('c'));
+    update(&mut s, key('d'));
+    let mut dead = info(Group::Async, "email", RunState::Exited(137));
+    dead.health = Health::Unhealthy;
+    assert!(update(&mut s, Msg::Docker(DockerMsg::Upsert(dead))).is_empty());
+    let mut starting = info(Group::Async, "email", RunState::Running);
+    starting.health = Health::Starting;
+    assert!(update(&mut s, Msg::Docker(DockerMsg::Upsert(starting))).is_empty());
+    let cmds = update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Async,
+            "email",
+            RunState::Running,
+        ))),
+    );
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert!(change.reapply);
+    assert_eq!(
+        change.patch,
+        serde_json::json!({"consumer_concurrency": 128, "email_delay_ms": 100})
+    );
+    assert_eq!(
+        change.label,
+        "email-async restarted: re-applied consumer_concurrency=128, email_delay_ms=100"
+    );
+    // The sync e-mail service restarting gets the delay only (the concurrency was async's).
+    update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Sync,
+            "email",
+            RunState::Exited(0),
+        ))),
+    );
+    let cmds = update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Sync,
+            "email",
+            RunState::Running,
+        ))),
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.patch == serde_json::json!({"email_delay_ms": 100})),
+        "{cmds:?}"
+    );
+}
