@@ -95,6 +95,9 @@ pub struct KnobChange {
     pub label: String,
     pub patch: serde_json::Value,
     pub services: Vec<(Service, Mode)>,
+    /// Replica containers of those services (no published port): reached by `docker exec
+    /// … ms-service admin` instead ([`crate::docker::exec`]).
+    pub replicas: Vec<crate::docker::Target>,
     /// Set when the change puts back what a restart undid: the admin worker then logs what
     /// it re-applied (or why it could not).
     pub reapply: bool,
@@ -116,6 +119,7 @@ impl Knobs {
                     label: format!("payment failure rate {}", self.failure_rate),
                     patch: json!({ FAILURE_RATE_FIELD: self.failure_rate }),
                     services: Mode::ALL.iter().map(|m| (Service::Payment, *m)).collect(),
+                    replicas: Vec::new(),
                     reapply: false,
                 }
             }
@@ -125,6 +129,7 @@ impl Knobs {
                     label: format!("e-mail delay {} ms", self.email_delay_ms),
                     patch: json!({ EMAIL_DELAY_FIELD: self.email_delay_ms }),
                     services: Mode::ALL.iter().map(|m| (Service::Email, *m)).collect(),
+                    replicas: Vec::new(),
                     reapply: false,
                 }
             }
@@ -138,6 +143,7 @@ impl Knobs {
                         .filter(|s| **s != Service::Gateway)
                         .map(|s| (*s, Mode::Sync))
                         .collect(),
+                    replicas: Vec::new(),
                     reapply: false,
                 }
             }
@@ -171,6 +177,7 @@ impl Knobs {
             ),
             patch: json!({ CONCURRENCY_FIELD: value }),
             services: services.into_iter().map(|s| (s, Mode::Async)).collect(),
+            replicas: Vec::new(),
             reapply: false,
         }
     }
@@ -301,7 +308,7 @@ pub async fn apply(
     settings: &AdminSettings,
     change: KnobChange,
 ) -> KnobOutcome {
-    let of = change.services.len();
+    let of = change.services.len() + change.replicas.len();
     let Some(token) = settings.token.as_deref() else {
         return KnobOutcome {
             label: change.label,
@@ -343,7 +350,8 @@ pub async fn apply(
             }
         }
     });
-    let results = futures_util::future::join_all(calls).await;
+    let mut results = futures_util::future::join_all(calls).await;
+    results.extend(apply_to_replicas(&change.replicas, &change.patch).await);
     let applied = results.iter().filter(|r| r.is_ok()).count();
     let effective = results
         .iter()
@@ -356,6 +364,41 @@ pub async fn apply(
         error: results.into_iter().find_map(Result::err),
         effective,
     }
+}
+
+/// The change inside each replica, through the engine's exec (one at a time: an exec is a
+/// process in the container, and a loaded 2-core host takes seconds for a few of them).
+async fn apply_to_replicas(
+    replicas: &[crate::docker::Target],
+    patch: &serde_json::Value,
+) -> Vec<Result<Option<(Service, u32)>, String>> {
+    if replicas.is_empty() {
+        return Vec::new();
+    }
+    let docker = match crate::docker::connect().await {
+        Ok(docker) => docker,
+        Err(e) => {
+            return replicas
+                .iter()
+                .map(|r| Err(format!("{}: {e}", r.label)))
+                .collect();
+        }
+    };
+    let project = crate::docker::Project::default();
+    let mut results = Vec::with_capacity(replicas.len());
+    for replica in replicas {
+        let answer = crate::docker::exec::admin(
+            &docker,
+            &project,
+            &replica.id,
+            &reqwest::Method::PUT,
+            "/admin/config",
+            Some(patch),
+        )
+        .await;
+        results.push(answer.map(|_| None).map_err(|e| format!("{}: {e:#}", replica.label)));
+    }
+    results
 }
 
 /// The consumer concurrency a service says it runs with, from its `/admin/config` answer.

@@ -305,6 +305,7 @@ fn actions_knobs_and_load_keys_are_events_too() {
             applied: 2,
             of: 2,
             error: None,
+            effective: Vec::new(),
         }),
     );
     update(&mut s, key('l'));

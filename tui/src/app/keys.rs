@@ -53,6 +53,9 @@ pub enum Intent {
     NextView,
     /// `e`: the experiment picker, or the running experiment's progress.
     Experiment,
+    /// `]` / `[`: one consumer more / fewer for the selected async service.
+    ScaleUp,
+    ScaleDown,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -95,6 +98,8 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('t') => Intent::ToggleChart,
         KeyCode::Char('v') => Intent::NextView,
         KeyCode::Char('e') => Intent::Experiment,
+        KeyCode::Char(']') => Intent::ScaleUp,
+        KeyCode::Char('[') => Intent::ScaleDown,
         _ => return None,
     })
 }
@@ -175,8 +180,12 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("p", "pause (frozen: connected but silent), or unpause"),
             ("r", "restart"),
             (
+                "] [",
+                "async service: one consumer replica more / fewer (rows └ #2 …)",
+            ),
+            (
                 "",
-                "kill, stop, pause and restart ask y/n first, except with --demo",
+                "kill, stop, pause, restart and [ ask y/n first, except with --demo",
             ),
         ],
     ),

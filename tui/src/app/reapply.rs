@@ -1,28 +1,31 @@
 //! Knobs that survive restarts. A knob lives in a service's memory, so a container that is
 //! killed and started, restarted, or brought back by Docker's restart policy comes back with
-//! its defaults. [`KnobRecord`] keeps what this control room set on each service and mode
-//! (only what differs from the default), watches the container state the Docker worker
-//! reports, and once a container that lost its memory is ready again, answers with the change
-//! that puts those knobs back (sent by the admin worker, which logs it).
+//! its defaults, and so does a replica `]` just added. [`KnobRecord`] keeps what this control
+//! room set on each service and mode (only what differs from the default), watches the
+//! container state the Docker worker reports, and once a container that lost its memory (or
+//! never had it) is ready, answers with the change that puts those knobs back (sent by the
+//! admin worker, which logs it): over the published port for a service's main container,
+//! through `docker exec` for a replica.
 //!
 //! Pure: the rules are tested with [`ContainerInfo`] values, without an engine.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use common::Mode;
 use common::scenario::Service;
 use serde_json::Value;
 
 use crate::admin::{self, KnobChange};
-use crate::docker::{ContainerInfo, Group, Health, RunState};
+use crate::docker::{ContainerInfo, Group, Health, RunState, Target};
 
 /// What this control room set, and which containers wait to be given it back.
 #[derive(Debug, Clone, Default)]
 pub struct KnobRecord {
     /// Per service and mode: field → value, for the fields not at their default.
     set: HashMap<(Service, Mode), BTreeMap<String, Value>>,
-    /// Labels of the containers seen losing their memory, until they are ready again.
-    pending: BTreeSet<String>,
+    /// Labels of the containers seen losing their memory, until they are ready again, with
+    /// what happened to them (`started`: new to the table; `restarted`).
+    pending: BTreeMap<String, &'static str>,
 }
 
 impl KnobRecord {
@@ -50,8 +53,9 @@ impl KnobRecord {
         self.set.get(&(service, mode))
     }
 
-    /// One container's new state (`before` is the row the table had for it). Returns the
-    /// re-apply once a container that lost its memory is ready, if anything was set on it.
+    /// One container's new state (`before` is the row the table had for it; `None` for a
+    /// container new to the table). Returns the re-apply once a container that lost its
+    /// memory is ready, if anything was set on its service.
     pub fn on_container(
         &mut self,
         before: Option<&ContainerInfo>,
@@ -59,22 +63,37 @@ impl KnobRecord {
     ) -> Option<KnobChange> {
         let (service, mode) = admin_target(now)?;
         let key = now.label();
-        if before.is_some_and(|b| lost_memory(b, now)) {
-            self.pending.insert(key.clone());
+        if before.is_none_or(|b| lost_memory(b, now)) {
+            let happened = if before.is_some() { "restarted" } else { "started" };
+            self.pending.entry(key.clone()).or_insert(happened);
         }
         // Before it is ready its admin API may not listen yet: the change would be refused.
-        if !ready(now) || !self.pending.remove(&key) {
+        if !ready(now) {
             return None;
         }
+        let happened = self.pending.remove(&key)?;
         let knobs = self.of(service, mode)?;
         let words: Vec<String> = knobs.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        let patch = Value::Object(knobs.clone().into_iter().collect());
+        // A replica has no published port: the exec path reaches it.
+        let (who, services, replicas) = if now.is_replica() {
+            let target = Target {
+                id: now.id.clone(),
+                label: key,
+            };
+            (
+                format!("{service}-{mode}#{}", now.replica),
+                Vec::new(),
+                vec![target],
+            )
+        } else {
+            (format!("{service}-{mode}"), vec![(service, mode)], Vec::new())
+        };
         Some(KnobChange {
-            label: format!(
-                "{service}-{mode} restarted: re-applied {}",
-                words.join(", ")
-            ),
-            patch: Value::Object(knobs.clone().into_iter().collect()),
-            services: vec![(service, mode)],
+            label: format!("{who} {happened}: re-applied {}", words.join(", ")),
+            patch,
+            services,
+            replicas,
             reapply: true,
         })
     }
@@ -172,6 +191,7 @@ mod tests {
                     .into(),
                 patch: json!({"consumer_concurrency": 128, "email_delay_ms": 100}),
                 services: vec![(Service::Email, Mode::Async)],
+                replicas: Vec::new(),
                 reapply: true,
             })
         );
@@ -214,6 +234,32 @@ mod tests {
         assert_eq!(record.on_container(Some(&dead), &user), None, "nothing set");
         let broker = info(Group::Infra, "rabbitmq", RunState::Running);
         assert_eq!(record.on_container(None, &broker), None);
+    }
+
+    #[test]
+    fn a_new_replica_gets_its_services_knobs_through_docker_exec() {
+        let (mut knobs, mut record) = (Knobs::default(), KnobRecord::default());
+        record.note(&knobs.cycle(Knob::Concurrency, ScenarioId::S1));
+        let mut replica = email(RunState::Running, Health::Starting);
+        replica.replica = 2;
+        replica.id = "async-email-2".into();
+        assert_eq!(record.on_container(None, &replica), None);
+        let mut ready = replica.clone();
+        ready.health = Health::Healthy;
+        let change = record.on_container(Some(&replica), &ready);
+        assert_eq!(
+            change,
+            Some(KnobChange {
+                label: "email-async#2 started: re-applied consumer_concurrency=128".into(),
+                patch: json!({"consumer_concurrency": 128}),
+                services: Vec::new(),
+                replicas: vec![Target {
+                    id: "async-email-2".into(),
+                    label: "async/email#2".into()
+                }],
+                reapply: true,
+            })
+        );
     }
 
     #[test]

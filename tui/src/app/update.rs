@@ -43,6 +43,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             super::experiment::on_msg(state, msg);
             Vec::new()
         }
+        Msg::Scale(msg) => {
+            super::scalekeys::on_msg(state, msg);
+            Vec::new()
+        }
         Msg::Clock(now) => {
             state.now = now;
             Vec::new()

@@ -73,6 +73,13 @@ pub fn view(state: &State, frame: &mut Frame) {
                 experiment::draw_verdict(frame, screen, finished);
             }
         }
+        Prompt::ConfirmScale(request) => confirm::draw_question(
+            frame,
+            screen,
+            "Scale down",
+            &format!("async/{} to {}", request.service, request.describe()),
+            "The newest replica stops; what it holds unacked goes back to the queue.",
+        ),
         Prompt::None | Prompt::Filter { .. } => {}
     }
 }
