@@ -98,6 +98,9 @@ pub struct KnobChange {
     /// Replica containers of those services (no published port): reached by `docker exec
     /// … ms-service admin` instead ([`crate::docker::exec`]).
     pub replicas: Vec<crate::docker::Target>,
+    /// The queues whose consumers a concurrency change is about (the scenario's): what a
+    /// service's answer is read for ([`effective_concurrency`]). Empty for the other knobs.
+    pub queues: &'static [&'static str],
     /// Set when the change puts back what a restart undid: the admin worker then logs what
     /// it re-applied (or why it could not).
     pub reapply: bool,
@@ -120,6 +123,7 @@ impl Knobs {
                     patch: json!({ FAILURE_RATE_FIELD: self.failure_rate }),
                     services: Mode::ALL.iter().map(|m| (Service::Payment, *m)).collect(),
                     replicas: Vec::new(),
+                    queues: &[],
                     reapply: false,
                 }
             }
@@ -130,6 +134,7 @@ impl Knobs {
                     patch: json!({ EMAIL_DELAY_FIELD: self.email_delay_ms }),
                     services: Mode::ALL.iter().map(|m| (Service::Email, *m)).collect(),
                     replicas: Vec::new(),
+                    queues: &[],
                     reapply: false,
                 }
             }
@@ -144,6 +149,7 @@ impl Knobs {
                         .map(|s| (*s, Mode::Sync))
                         .collect(),
                     replicas: Vec::new(),
+                    queues: &[],
                     reapply: false,
                 }
             }
@@ -178,6 +184,7 @@ impl Knobs {
             patch: json!({ CONCURRENCY_FIELD: value }),
             services: services.into_iter().map(|s| (s, Mode::Async)).collect(),
             replicas: Vec::new(),
+            queues: common::scenario::get(scenario).queues,
             reapply: false,
         }
     }
@@ -321,6 +328,7 @@ pub async fn apply(
         };
     };
     let asked = change.patch.get(CONCURRENCY_FIELD).and_then(|v| v.as_u64());
+    let queues = change.queues;
     let calls = change.services.iter().map(|(service, mode)| {
         let url = format!(
             "http://{}:{}/admin/config",
@@ -333,9 +341,9 @@ pub async fn apply(
                 Ok(r) if r.status().is_success() => {
                     // The answer is the service's whole configuration after the change.
                     let answer = r.json::<serde_json::Value>().await.unwrap_or_default();
-                    Ok(effective_concurrency(&answer)
+                    Ok(asked
+                        .and_then(|_| effective_concurrency(&answer, queues))
                         .filter(|runs| Some(u64::from(*runs)) != asked)
-                        .filter(|_| asked.is_some())
                         .map(|runs| (*service, runs)))
                 }
                 Ok(r) => Err(format!("{mode}/{service}: {}", r.status())),
@@ -401,11 +409,18 @@ async fn apply_to_replicas(
     results
 }
 
-/// The consumer concurrency a service says it runs with, from its `/admin/config` answer.
-pub fn effective_concurrency(answer: &serde_json::Value) -> Option<u32> {
+/// The deliveries a service says it handles at once on `queues` (all its queues when empty),
+/// from its `/admin/config` answer: `consumers` lists each consumer's effective concurrency
+/// (the knob, capped by the database pool, or fixed, as S4's worker at 1); the lowest of the
+/// queues asked about.
+pub fn effective_concurrency(answer: &serde_json::Value, queues: &[&str]) -> Option<u32> {
     answer
-        .pointer("/knobs/consumer_concurrency")
-        .and_then(serde_json::Value::as_u64)
+        .get("consumers")?
+        .as_object()?
+        .iter()
+        .filter(|(queue, _)| queues.is_empty() || queues.contains(&queue.as_str()))
+        .filter_map(|(_, consumer)| consumer.get("concurrency")?.as_u64())
+        .min()
         .and_then(|v| u32::try_from(v).ok())
 }
 
@@ -523,10 +538,19 @@ mod tests {
 
     #[test]
     fn the_effective_concurrency_is_read_from_the_config_answer() {
-        let answer = json!({"service": "report", "mode": "async",
-            "knobs": {"consumer_concurrency": 1}});
-        assert_eq!(effective_concurrency(&answer), Some(1));
-        assert_eq!(effective_concurrency(&json!({"knobs": {}})), None);
+        let answer = json!({"service": "email", "mode": "async",
+            "knobs": {"consumer_concurrency": 128},
+            "consumers": {
+                "user_registered_queue": {"concurrency": 128, "limited_by": "consumer_concurrency"},
+                "notifications": {"concurrency": 10, "limited_by": "db_pool"}
+            }});
+        assert_eq!(
+            effective_concurrency(&answer, &["user_registered_queue"]),
+            Some(128)
+        );
+        assert_eq!(effective_concurrency(&answer, &["notifications"]), Some(10));
+        assert_eq!(effective_concurrency(&answer, &[]), Some(10));
+        assert_eq!(effective_concurrency(&json!({"knobs": {}}), &[]), None);
     }
 
     #[test]

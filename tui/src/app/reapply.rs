@@ -94,6 +94,7 @@ impl KnobRecord {
             patch,
             services,
             replicas,
+            queues: &[],
             reapply: true,
         })
     }
@@ -192,6 +193,7 @@ mod tests {
                 patch: json!({"consumer_concurrency": 128, "email_delay_ms": 100}),
                 services: vec![(Service::Email, Mode::Async)],
                 replicas: Vec::new(),
+                queues: &[],
                 reapply: true,
             })
         );
@@ -257,6 +259,7 @@ mod tests {
                     id: "async-email-2".into(),
                     label: "async/email#2".into()
                 }],
+                queues: &[],
                 reapply: true,
             })
         );

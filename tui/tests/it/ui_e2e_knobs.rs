@@ -31,7 +31,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Async email's consumer concurrency, from its own admin API.
+/// Async email's consumer concurrency on S1's queue, from its own admin API.
 fn concurrency() -> anyhow::Result<Option<u32>> {
     let http = reqwest::Client::new();
     let answer = runtime().block_on(admin::call(
@@ -42,7 +42,10 @@ fn concurrency() -> anyhow::Result<Option<u32>> {
         "/admin/config",
         None,
     ))?;
-    Ok(admin::effective_concurrency(&answer))
+    Ok(admin::effective_concurrency(
+        &answer,
+        &[common::broker::topology::USER_REGISTERED],
+    ))
 }
 
 /// Puts async email's concurrency back to the default (16) however the test ends, and
@@ -61,6 +64,7 @@ impl Drop for ResetEmail {
             patch: serde_json::json!({ admin::CONCURRENCY_FIELD: admin::CONCURRENCIES[0] }),
             services: vec![EMAIL],
             replicas: Vec::new(),
+            queues: &[],
             reapply: false,
         };
         let http = reqwest::Client::new();
