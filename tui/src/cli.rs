@@ -2,7 +2,7 @@
 //! not running), `ms-tui up | down | status` manage the stack without it, `ms-tui load` drives
 //! load headless, `ms-tui fault` makes, lists and clears faults headless, `ms-tui run` runs
 //! an experiment and `ms-tui compare` sets two results side by side, `ms-tui bench` runs the
-//! sync-vs-async study.
+//! sync-vs-async study, `ms-tui scale` scales an async service's consumers out and back.
 //!
 //! `--help` answers the questions a first-time user has: the keys (from the keymap's own
 //! table), the environment variables, where the log file is.
@@ -55,8 +55,13 @@ pub enum Cmd {
     Up(stack::UpOptions),
     /// Stop and remove the stack's containers and network (volumes stay unless --volumes).
     Down(stack::DownOptions),
-    /// List the stack's containers with state and health; exit 1 unless all are healthy.
+    /// List the stack's containers with state and health; exit 1 unless every container the
+    /// layout expects (the compose file's services and the replicas scaled out) is healthy.
     Status(stack::StackOptions),
+    /// Scale an async service's consumers to N containers in all (1–16; 1 removes every
+    /// replica): replicas run the same image without a published port, compete for the same
+    /// queues and get the service's current knobs; waits until they are healthy.
+    Scale(stack::scale::ScaleArgs),
     /// Open-model load on one scenario without the control room (coordinated-omission
     /// corrected, like `oha --latency-correction`); exit 1 when any answer was unexpected.
     Load(load::headless::LoadArgs),
@@ -97,6 +102,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Status(options)) => status(&options).await,
+        Some(Cmd::Scale(args)) => stack::scale::run(args).await,
         Some(Cmd::Load(args)) => load::headless::run(args).await,
         Some(Cmd::Fault(args)) => faults::headless::run(args).await,
         Some(Cmd::Run(args)) => experiment::headless::run(args).await,
@@ -161,12 +167,27 @@ async fn status(options: &stack::StackOptions) -> anyhow::Result<ExitCode> {
         println!("{container}");
     }
     let ready = list.iter().filter(|c| c.is_ready()).count();
-    println!("{ready}/{} containers running and healthy", list.len());
-    Ok(if !list.is_empty() && ready == list.len() {
-        ExitCode::SUCCESS
+    let expected = stack::expected(options, &list).await?;
+    let replicas = list.iter().filter(|c| c.is_replica()).count();
+    let scaled = if replicas > 0 {
+        format!(" ({replicas} of them replicas)")
     } else {
-        ExitCode::FAILURE
-    })
+        String::new()
+    };
+    println!("{ready}/{expected} containers running and healthy{scaled}");
+    if list.len() < expected {
+        println!(
+            "{} container(s) of the compose file do not exist: `ms-tui up` creates them",
+            expected - list.len()
+        );
+    }
+    Ok(
+        if !list.is_empty() && ready == list.len() && list.len() == expected {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// The text after the options in `--help`: keys, environment, files.
@@ -234,6 +255,12 @@ mod tests {
         let cli =
             Cli::try_parse_from(["ms-tui", "fault", "search", "latency", "--ms", "5"]).unwrap();
         assert!(matches!(cli.command, Some(Cmd::Fault(_))));
+        let cli = Cli::try_parse_from(["ms-tui", "scale", "email", "2"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Cmd::Scale(stack::scale::ScaleArgs { consumers: 2, .. }))
+        ));
+        assert!(Cli::try_parse_from(["ms-tui", "scale", "email"]).is_err());
         let cli = Cli::try_parse_from(["ms-tui", "--offline", "--demo"]).unwrap();
         assert!(cli.up.offline && cli.demo);
         assert!(Cli::try_parse_from(["ms-tui", "--fps", "0"]).is_err());

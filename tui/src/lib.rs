@@ -3,11 +3,11 @@
 //! # Layout
 //! - [`admin`]: run-time knobs (failure rate, e-mail delay, sync worker limit) through every
 //!   service's admin API with the stack's token.
-//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `load`, `fault`, `--demo`,
-//!   `--help`).
+//! - [`cli`]: the command line (`ms-tui`, `up`, `down`, `status`, `scale`, `load`, `fault`,
+//!   `--demo`, `--help`).
 //! - [`stack`]: the Docker stack of `compose/` — bring it up (building what is missing, waiting
-//!   for health) and down, report its status. `ms-tui up|down|status` and the control room's
-//!   start-up share this code.
+//!   for health) and down, report its status, scale an async service's consumers out to
+//!   replicas. `ms-tui up|down|status|scale` and the control room's start-up share this code.
 //! - [`app`]: the interactive control room (Elm style: one owner of the state, `update` is the
 //!   only writer, `view` only draws; workers talk to it over bounded channels).
 //! - [`ui`]: `view` and one file per pane (containers, logs, status line, help, confirmation,

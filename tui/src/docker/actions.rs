@@ -110,17 +110,27 @@ pub async fn stop_within(
 /// The label check: the container's full id when it is `project`'s (act on the id the inspect
 /// returned, not on the possibly short one given), [`ActionError::NotOurs`] otherwise.
 async fn checked(docker: &Docker, project: &Project, id: &str) -> Result<String, ActionError> {
+    checked_named(docker, project, id).await.map(|(id, _)| id)
+}
+
+/// [`checked`], with the container's name for messages.
+pub(super) async fn checked_named(
+    docker: &Docker,
+    project: &Project,
+    id: &str,
+) -> Result<(String, String), ActionError> {
     let inspect = docker.inspect_container(id, None).await?;
+    let name = inspect
+        .name
+        .as_deref()
+        .unwrap_or(id)
+        .trim_start_matches('/')
+        .to_string();
     if !project.owns(inspect.config.as_ref().and_then(|c| c.labels.as_ref())) {
-        let name = inspect
-            .name
-            .as_deref()
-            .unwrap_or(id)
-            .trim_start_matches('/');
         return Err(ActionError::NotOurs {
-            container: name.to_string(),
+            container: name,
             project: project.name().to_string(),
         });
     }
-    Ok(inspect.id.unwrap_or_else(|| id.to_string()))
+    Ok((inspect.id.unwrap_or_else(|| id.to_string()), name))
 }

@@ -105,6 +105,12 @@ pub struct Usage {
 }
 
 /// One container of the project.
+///
+/// A service's main container (the one with the published port, compose service
+/// `email-async`) is replica 1 and keeps the label `async/email`. The consumers
+/// `ms-tui scale` adds (compose service `email-async-replica`, no published port) are replicas
+/// 2, 3, … of the same service and group, labelled `async/email#2`, `async/email#3`: one
+/// label per container, and every key that named a main container before still names it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerInfo {
     /// The engine's id: what actions are aimed at.
@@ -114,6 +120,9 @@ pub struct ContainerInfo {
     /// From the `ms-tui.service` label (`email`, `rabbitmq`, …).
     pub service: String,
     pub group: Group,
+    /// 1 for the service's main container, 2.. for its replicas
+    /// ([`super::labels::replica`]).
+    pub replica: u32,
     pub state: RunState,
     pub health: Health,
     /// Restarts the engine made on its own (restart policy); a user's start is not one.
@@ -123,9 +132,25 @@ pub struct ContainerInfo {
 }
 
 impl ContainerInfo {
-    /// `async/email`: how the user names a container (and how the logs pane labels its lines).
+    /// `async/email` (`async/email#2` for a replica): how the user names a container (and
+    /// how the logs pane labels its lines).
     pub fn label(&self) -> String {
-        format!("{}/{}", self.group.as_str(), self.service)
+        label(self.group.as_str(), &self.service, self.replica)
+    }
+
+    /// A scaled-out consumer rather than the service's main container.
+    pub fn is_replica(&self) -> bool {
+        self.replica > 1
+    }
+}
+
+/// `group/service`, and `#n` for replica `n > 1`: the one spelling of a container's name for
+/// the containers pane, the logs and the faults' targets.
+pub fn label(group: &str, service: &str, replica: u32) -> String {
+    if replica > 1 {
+        format!("{group}/{service}#{replica}")
+    } else {
+        format!("{group}/{service}")
     }
 }
 
@@ -137,6 +162,7 @@ pub(crate) fn info(group: Group, service: &str, state: RunState) -> ContainerInf
         name: format!("ms-tui-{service}-{}-1", group.as_str()),
         service: service.to_string(),
         group,
+        replica: 1,
         state,
         health: Health::Healthy,
         restarts: 0,

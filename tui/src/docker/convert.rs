@@ -27,6 +27,7 @@ pub fn container_info(
         .trim_start_matches('/')
         .to_string();
     let (group, service) = labels::identify(config_labels, &name);
+    let replica = labels::replica(config_labels);
     let st = inspect.state.as_ref();
     let state = match st.and_then(|s| s.status) {
         Some(ContainerStateStatusEnum::RUNNING) => RunState::Running,
@@ -46,6 +47,7 @@ pub fn container_info(
         name,
         service,
         group,
+        replica,
         state,
         health,
         restarts: inspect.restart_count.unwrap_or(0),
@@ -188,10 +190,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(info.label(), "async/email");
+        assert_eq!(info.replica, 1);
+        assert!(!info.is_replica());
         assert_eq!(info.name, "ms-tui-email-async-1");
         assert_eq!(info.state, RunState::Exited(137));
         assert_eq!(info.health, Health::Unhealthy);
         assert_eq!(info.restarts, 2);
+    }
+
+    #[test]
+    fn a_replica_keeps_its_service_and_group_and_gets_a_label_of_its_own() {
+        let info = container_info(
+            &inspect(&[
+                (labels::PROJECT_KEY, labels::PROJECT),
+                (labels::SERVICE_KEY, "email"),
+                (labels::MODE_KEY, "async"),
+                (labels::REPLICA_KEY, "true"),
+                (labels::COMPOSE_SERVICE_KEY, "email-async-replica"),
+                (labels::COMPOSE_NUMBER_KEY, "2"),
+            ]),
+            &Project::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (info.group, info.service.as_str()),
+            (crate::docker::Group::Async, "email")
+        );
+        assert_eq!(info.replica, 3);
+        assert!(info.is_replica());
+        assert_eq!(info.label(), "async/email#3");
     }
 
     #[test]

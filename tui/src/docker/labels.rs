@@ -2,7 +2,8 @@
 //!
 //! The compose file puts `ms-tui.project=ms-tui`, `ms-tui.service=<name>` and
 //! `ms-tui.mode=sync|async|infra` on every container (compose adds its own
-//! `com.docker.compose.*`). The list, the events stream and — again, right before acting —
+//! `com.docker.compose.*`), and `ms-tui.replica=true` on the scaled-out consumers of an async
+//! service (`ms-tui scale`), which share their service's other labels. The list, the events stream and — again, right before acting —
 //! every lifecycle action require the project label, so nothing else on the host is ever
 //! shown or touched.
 //!
@@ -25,6 +26,10 @@ pub const MODE_KEY: &str = "ms-tui.mode";
 pub const COMPOSE_PROJECT_KEY: &str = "com.docker.compose.project";
 /// Compose's service name (`payment-sync`); the fallback when our own label is missing.
 pub const COMPOSE_SERVICE_KEY: &str = "com.docker.compose.service";
+/// `true` on a replica: an extra consumer of an async service, without a published port.
+pub const REPLICA_KEY: &str = "ms-tui.replica";
+/// Compose's number of the container within its service (1, 2, … as `--scale` made them).
+pub const COMPOSE_NUMBER_KEY: &str = "com.docker.compose.container-number";
 
 /// The project whose containers the worker shows and acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +85,20 @@ pub fn identify(labels: Option<&HashMap<String, String>>, name: &str) -> (Group,
     (group, service.to_string())
 }
 
+/// The replica number: 1 for a service's main container (the one with the published port),
+/// 2, 3, … for its replicas — compose numbers the containers of the replica service from 1,
+/// so replica `n` is compose's container `n - 1`.
+pub fn replica(labels: Option<&HashMap<String, String>>) -> u32 {
+    let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    if get(REPLICA_KEY) != Some("true") {
+        return 1;
+    }
+    let number: u32 = get(COMPOSE_NUMBER_KEY)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    number.saturating_add(1).max(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +131,21 @@ mod tests {
             identify(None, "postgres"),
             (Group::Infra, "postgres".into())
         );
+    }
+
+    #[test]
+    fn a_replica_is_numbered_after_its_main_container() {
+        let main = labels(&[(SERVICE_KEY, "email"), (COMPOSE_NUMBER_KEY, "1")]);
+        assert_eq!(replica(Some(&main)), 1);
+        assert_eq!(replica(None), 1);
+        let first = labels(&[(REPLICA_KEY, "true"), (COMPOSE_NUMBER_KEY, "1")]);
+        assert_eq!(replica(Some(&first)), 2);
+        let third = labels(&[(REPLICA_KEY, "true"), (COMPOSE_NUMBER_KEY, "3")]);
+        assert_eq!(replica(Some(&third)), 4);
+        // A replica whose number is unreadable is still never taken for the main container.
+        let odd = labels(&[(REPLICA_KEY, "true"), (COMPOSE_NUMBER_KEY, "x")]);
+        assert_eq!(replica(Some(&odd)), 2);
+        let not = labels(&[(REPLICA_KEY, "false"), (COMPOSE_NUMBER_KEY, "3")]);
+        assert_eq!(replica(Some(&not)), 1);
     }
 }

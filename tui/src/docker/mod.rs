@@ -10,8 +10,11 @@
 //! - [`engine`]: connect (with API version negotiation); list a project's containers, inspected.
 //! - [`labels`]: the project and its labels — what makes a container ours, and the check itself.
 //! - [`actions`]: kill / stop / start / pause / unpause / restart, each after a label check.
+//! - [`exec`]: a command inside a container (label-checked), and on it `ms-service admin`, the
+//!   admin API of a container without a published port (a replica, a partitioned service).
 //! - [`status`]: the project's containers as `ms-tui up|status` report them; volumes, log tails.
-//! - [`container`]: a container as the worker reports it (group, state, health, usage).
+//! - [`container`]: a container as the worker reports it (group, replica, state, health,
+//!   usage).
 //! - [`msg`]: what the worker reports ([`DockerMsg`]) and what it is asked to do.
 //! - [`worker`]: the supervisor — connect, snapshot, events, streams, reconnect.
 //! - [`streams`]: the per-container stats and log-follow tasks.
@@ -22,6 +25,7 @@ pub mod actions;
 pub mod container;
 pub mod convert;
 pub mod engine;
+pub mod exec;
 pub mod labels;
 pub mod logline;
 pub mod msg;

@@ -31,6 +31,9 @@ pub struct ContainerStatus {
     pub service: String,
     /// `ms-tui.mode`: `sync`, `async` or `infra` (broker, database, gateway).
     pub mode: String,
+    /// 1 for a service's main container, 2.. for the replicas `ms-tui scale` added
+    /// ([`super::labels::replica`]).
+    pub replica: u32,
     /// Docker's state: `running`, `exited`, `restarting`, `paused`, `created`, ...
     pub state: String,
     pub health: Health,
@@ -52,9 +55,25 @@ impl ContainerStatus {
         self.state == "running" && matches!(self.health, Health::Healthy | Health::None)
     }
 
+    /// A scaled-out consumer rather than the service's main container.
+    pub fn is_replica(&self) -> bool {
+        self.replica > 1
+    }
+
+    /// How `ms-tui status` names it: the compose service (`email-async`), and for a replica
+    /// the service's with its number (`email-async#2`), as the control room labels it.
+    pub fn display_name(&self) -> String {
+        if self.is_replica() {
+            format!("{}-{}#{}", self.service, self.mode, self.replica)
+        } else {
+            self.compose_service.clone()
+        }
+    }
+
     /// Sort key: infrastructure (database, broker, gateway), the sync stack, the async
-    /// stack; within each in port order.
-    fn order(&self) -> (u8, u16, String) {
+    /// stack; within each in port order, a replica (which has no port) right after its
+    /// service's main container.
+    fn order(&self) -> (u8, u16, u32, String) {
         let mode = match self.mode.as_str() {
             "infra" => 0,
             "sync" => 1,
@@ -65,8 +84,22 @@ impl ContainerStatus {
             .ports
             .first()
             .and_then(|p| p.split("->").next()?.rsplit(':').next()?.parse().ok())
+            .or_else(|| self.service_port())
             .unwrap_or(u16::MAX);
-        (mode, port, self.name.clone())
+        (mode, port, self.replica, self.name.clone())
+    }
+
+    /// The port of its service's main container, by the stack's port map.
+    fn service_port(&self) -> Option<u16> {
+        let mode = match self.mode.as_str() {
+            "sync" => common::Mode::Sync,
+            "async" => common::Mode::Async,
+            _ => return None,
+        };
+        common::scenario::Service::ALL
+            .into_iter()
+            .find(|s| s.name() == self.service)
+            .map(|s| s.port(mode))
     }
 }
 
@@ -80,7 +113,7 @@ impl fmt::Display for ContainerStatus {
         write!(
             f,
             "{:<18} {:<7} {:<12} {:<10} restarts={:<2} {}",
-            self.compose_service,
+            self.display_name(),
             self.mode,
             state,
             self.health,
@@ -128,14 +161,27 @@ pub async fn volumes(docker: &Docker) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// The project's container of `service` (`payment`, `rabbitmq`, ...) in `mode`
-/// (`sync`, `async`, `infra`).
+/// The project's main container of `service` (`payment`, `rabbitmq`, ...) in `mode`
+/// (`sync`, `async`, `infra`): never one of its replicas.
 pub async fn find(docker: &Docker, service: &str, mode: &str) -> anyhow::Result<ContainerStatus> {
     list(docker)
         .await?
         .into_iter()
-        .find(|c| c.service == service && c.mode == mode)
+        .find(|c| c.service == service && c.mode == mode && !c.is_replica())
         .with_context(|| format!("no container for {service} ({mode}) in project {PROJECT}"))
+}
+
+/// The replicas of `service` in `mode` (none unless `ms-tui scale` made some), in order.
+pub async fn replicas(
+    docker: &Docker,
+    service: &str,
+    mode: &str,
+) -> anyhow::Result<Vec<ContainerStatus>> {
+    Ok(list(docker)
+        .await?
+        .into_iter()
+        .filter(|c| c.service == service && c.mode == mode && c.is_replica())
+        .collect())
 }
 
 /// The container as it is now (for a container found through [`list`] or [`find`]).
@@ -162,6 +208,7 @@ fn status(info: ContainerInspectResponse, id: &str) -> ContainerStatus {
         .and_then(|c| c.labels.clone())
         .unwrap_or_default();
     let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
+    let replica = super::labels::replica(Some(&labels));
     let state = info.state.unwrap_or_default();
     let health_info = state.health.unwrap_or_default();
     let health = Health::from_engine(health_info.status);
@@ -199,6 +246,7 @@ fn status(info: ContainerInspectResponse, id: &str) -> ContainerStatus {
         compose_service: label(COMPOSE_SERVICE_KEY),
         service: label(SERVICE_KEY),
         mode: label(MODE_KEY),
+        replica,
         state: status.to_string(),
         health,
         restart_count: info.restart_count.unwrap_or_default(),
@@ -254,6 +302,7 @@ mod tests {
             compose_service: "x".into(),
             service: "x".into(),
             mode: mode.into(),
+            replica: 1,
             state: state.into(),
             health,
             restart_count: 0,
@@ -262,6 +311,35 @@ mod tests {
             last_probe: None,
             ports: vec![format!("127.0.0.1:{port}->8000")],
         }
+    }
+
+    #[test]
+    fn a_replica_sorts_after_its_service_and_is_named_with_its_number() {
+        let mut main = container("async", "8107", "running", Health::Healthy);
+        main.service = "email".into();
+        main.compose_service = "email-async".into();
+        let mut third = main.clone();
+        third.replica = 3;
+        third.ports.clear();
+        third.compose_service = "email-async-replica".into();
+        let mut second = third.clone();
+        second.replica = 2;
+        let mut search = container("async", "8108", "running", Health::Healthy);
+        search.compose_service = "search-async".into();
+        let mut list = [search, third.clone(), main.clone(), second.clone()];
+        list.sort_by_key(ContainerStatus::order);
+        let names: Vec<String> = list.iter().map(ContainerStatus::display_name).collect();
+        assert_eq!(
+            names,
+            [
+                "email-async",
+                "email-async#2",
+                "email-async#3",
+                "search-async"
+            ]
+        );
+        assert!(second.to_string().starts_with("email-async#2 "));
+        assert!(!main.is_replica() && second.is_replica());
     }
 
     #[test]

@@ -40,9 +40,9 @@ pub struct Faults {
 impl Faults {
     pub fn new(project: Project, admin: AdminSettings) -> Faults {
         Faults {
+            services: ServiceFaults::new(admin).for_project(project.clone()),
             project,
             docker: None,
-            services: ServiceFaults::new(admin),
             held: Vec::new(),
         }
     }
@@ -262,6 +262,13 @@ impl Faults {
         let reachable = match &containers {
             Ok(seen) => service::targets()
                 .into_iter()
+                .chain(
+                    seen.iter()
+                        .filter(|s| {
+                            s.target.replica() > 1 && service::service_of(&s.target).is_ok()
+                        })
+                        .map(|s| s.target.clone()),
+                )
                 .filter(|t| {
                     seen.iter()
                         .any(|s| s.target == *t && s.state == "running" && s.on_network)

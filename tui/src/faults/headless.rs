@@ -52,7 +52,8 @@ netem (`tc qdisc add ... netem` fails with \"qdisc kind is unknown\").";
 pub struct FaultArgs {
     /// The target: a service (user, payment, product, report, order, analytics, email,
     /// search, cache, inventory), `gateway`, or `rabbitmq` / `postgres` (an outage: pause or
-    /// stop). `async/email` and `email-async` name the mode too.
+    /// stop). `async/email` and `email-async` name the mode too; `email#2` names the second
+    /// consumer of async e-mail (a replica, `ms-tui scale`).
     pub target: Option<String>,
 
     /// latency | errors | slow-consumer | partition | pause | stop | kill
@@ -159,8 +160,35 @@ pub fn plan(args: &FaultArgs) -> Result<Plan, String> {
     }))
 }
 
-/// `email` (with `--mode`), `async/email`, `email-async`, `gateway`, `rabbitmq`.
+/// `email` (with `--mode`), `async/email`, `email-async`, `gateway`, `rabbitmq`; `#n` after
+/// an async service names its replica n (`async/email#2`, `email#2 --mode async`).
 fn parse_target(text: &str, mode: Option<&str>) -> Result<FaultTarget, String> {
+    let Some((text, number)) = text.split_once('#') else {
+        return parse_main_target(text, mode);
+    };
+    let replica: u32 = number
+        .parse()
+        .map_err(|_| format!("#{number}: a replica's number is 1, 2, …"))?;
+    // A replica is async by nature: a bare service name means its async consumer.
+    let main = parse_main_target(text, mode.or(Some("async")))
+        .or_else(|_| parse_main_target(text, mode))?;
+    let service = common::scenario::Service::ALL
+        .into_iter()
+        .find(|s| s.name() == main.service);
+    match service {
+        Some(s) if main.group == "async" && crate::stack::scale::scalable(s) && replica >= 1 => {
+            Ok(FaultTarget::replica_of(&main.service, replica))
+        }
+        _ if replica == 0 => Err(format!(
+            "{text}#0: replicas are numbered from 1 (the main container)"
+        )),
+        _ => Err(format!(
+            "{text}#{replica}: only the consumers of an async service have replicas (ms-tui scale --help)"
+        )),
+    }
+}
+
+fn parse_main_target(text: &str, mode: Option<&str>) -> Result<FaultTarget, String> {
     let mode = match mode {
         None => None,
         Some(m @ ("sync" | "async")) => Some(m),
@@ -481,6 +509,27 @@ mod tests {
         assert_eq!(made("gateway partition").target.label(), "infra/gateway");
         assert_eq!(plan_of("--list"), Ok(Plan::List));
         assert_eq!(plan_of("--clear"), Ok(Plan::Clear));
+    }
+
+    #[test]
+    fn a_replica_is_named_by_its_number_after_an_async_consumer() {
+        assert_eq!(made("email#2 kill").target.label(), "async/email#2");
+        assert_eq!(made("async/email#3 pause").target.label(), "async/email#3");
+        assert_eq!(made("email-async#2 stop").target.label(), "async/email#2");
+        let slow = made("payment#2 --mode async slow-consumer --ms 300");
+        assert_eq!(slow.target, FaultTarget::replica_of("payment", 2));
+        // #1 is the main container itself.
+        assert_eq!(made("email#1 kill").target.label(), "async/email");
+        for (line, says) in [
+            ("user#2 kill", "only the consumers"),
+            ("email#2 --mode sync kill", "only the consumers"),
+            ("rabbitmq#2 stop", "only the consumers"),
+            ("email#0 kill", "numbered from 1"),
+            ("email#x kill", "a replica's number"),
+        ] {
+            let error = plan_of(line).unwrap_err();
+            assert!(error.contains(says), "{line}: {error}");
+        }
     }
 
     #[test]

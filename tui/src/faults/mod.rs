@@ -84,12 +84,14 @@ impl FaultKind {
 }
 
 /// What a fault is aimed at: a container of the project, named as the containers pane names
-/// it (`async/email`, `infra/rabbitmq`, `sync/payment`).
+/// it (`async/email`, `infra/rabbitmq`, `sync/payment`, and `async/email#2` for the second
+/// consumer `ms-tui scale` added: [`crate::docker::container::label`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FaultTarget {
     /// `sync`, `async` or `infra`.
     pub group: String,
-    /// The compose service without its mode suffix: `email`, `rabbitmq`.
+    /// The compose service without its mode suffix: `email`, `rabbitmq`; for a replica with
+    /// its number, `email#2` (so the key `kill async/email#2` names that one container).
     pub service: String,
 }
 
@@ -101,9 +103,55 @@ impl FaultTarget {
         }
     }
 
-    /// `async/email`.
+    /// Replica `replica` of an async service (1: its main container).
+    pub fn replica_of(service: &str, replica: u32) -> FaultTarget {
+        FaultTarget {
+            group: Mode::Async.as_str().to_owned(),
+            service: if replica > 1 {
+                format!("{service}#{replica}")
+            } else {
+                service.to_owned()
+            },
+        }
+    }
+
+    /// The replica it names: 1 for a main container, n for `email#n`.
+    pub fn replica(&self) -> u32 {
+        self.service
+            .split_once('#')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// The service without a replica's number: `email` for `email#2`.
+    pub fn base_service(&self) -> &str {
+        self.service
+            .split_once('#')
+            .map_or(self.service.as_str(), |(service, _)| service)
+    }
+
+    /// `async/email`, `async/email#2`.
     pub fn label(&self) -> String {
         format!("{}/{}", self.group, self.service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_target_names_its_container_and_its_service() {
+        let second = FaultTarget::replica_of("email", 2);
+        assert_eq!(second.label(), "async/email#2");
+        assert_eq!((second.replica(), second.base_service()), (2, "email"));
+        let main = FaultTarget::replica_of("email", 1);
+        assert_eq!(main, FaultTarget::service("email", Mode::Async));
+        assert_eq!((main.replica(), main.base_service()), (1, "email"));
+        assert_eq!(
+            second.label(),
+            crate::docker::container::label("async", "email", 2)
+        );
     }
 }
 

@@ -7,26 +7,17 @@
 //! ([`actions::perform`], or [`Project::owns`] for the network calls); nothing else on the
 //! host is touched.
 
-use std::time::Duration;
-
 use anyhow::{Context, bail};
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerInspectResponse, EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::ListNetworksOptionsBuilder;
-use futures_util::StreamExt;
 
 use super::FaultTarget;
 use crate::docker::actions::{self, Action};
-use crate::docker::engine;
 use crate::docker::labels::{self, COMPOSE_SERVICE_KEY, MODE_KEY, Project};
-
-/// The service binary inside the service image (FROM scratch: no shell, no curl).
-const HEALTHCHECK: [&str; 2] = ["/ms-service", "healthcheck"];
-/// An exec that has not answered by then counts as unhealthy.
-const EXEC_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::docker::{engine, exec};
 
 /// A project container as the fault list reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,35 +181,27 @@ impl Platform {
     /// As [`Platform::healthcheck`], with what the probe printed.
     pub async fn healthcheck_output(&self, target: &FaultTarget) -> anyhow::Result<(bool, String)> {
         let id = self.id(target).await?;
-        let exec = self
-            .docker
-            .create_exec(
-                &id,
-                CreateExecOptions::<String> {
-                    cmd: Some(HEALTHCHECK.iter().map(|s| s.to_string()).collect()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..CreateExecOptions::default()
-                },
-            )
+        let cmd = [exec::SERVICE_BINARY, "healthcheck"];
+        // A probe that does not finish in time counts as unhealthy, as Docker's own does.
+        let out = exec::run(&self.docker, &self.project, &id, &cmd, exec::TIMEOUT)
             .await
             .with_context(|| format!("exec in {}", target.label()))?;
-        let run = async {
-            let mut text = String::new();
-            if let StartExecResults::Attached { mut output, .. } =
-                self.docker.start_exec(&exec.id, None).await?
-            {
-                while let Some(chunk) = output.next().await {
-                    text.push_str(&chunk?.to_string());
-                }
-            }
-            let inspect = self.docker.inspect_exec(&exec.id).await?;
-            Ok::<_, bollard::errors::Error>((inspect.exit_code == Some(0), text))
-        };
-        match tokio::time::timeout(EXEC_TIMEOUT, run).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Ok((false, format!("no answer within {EXEC_TIMEOUT:?}"))),
-        }
+        Ok((out.success(), out.stdout + &out.stderr))
+    }
+
+    /// One admin call inside `target`'s container (`ms-service admin`): how a replica, which
+    /// has no published port, is reached.
+    pub async fn admin(
+        &self,
+        target: &FaultTarget,
+        method: &reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let id = self.id(target).await?;
+        exec::admin(&self.docker, &self.project, &id, method, path, body)
+            .await
+            .with_context(|| target.label())
     }
 }
 
@@ -240,7 +223,8 @@ fn endpoints(
     inspect.network_settings.as_ref()?.networks.as_ref()
 }
 
-/// `async/email` from the labels (the service without its mode suffix).
+/// `async/email` from the labels (the service without its mode suffix), `async/email#2` for
+/// a replica.
 fn identity(inspect: &ContainerInspectResponse) -> Option<FaultTarget> {
     let labels = inspect.config.as_ref()?.labels.as_ref();
     let name = inspect
@@ -249,9 +233,14 @@ fn identity(inspect: &ContainerInspectResponse) -> Option<FaultTarget> {
         .unwrap_or("")
         .trim_start_matches('/');
     let (group, service) = labels::identify(labels, name);
+    let replica = labels::replica(labels);
     Some(FaultTarget {
         group: group.as_str().to_owned(),
-        service,
+        service: if replica > 1 {
+            format!("{service}#{replica}")
+        } else {
+            service
+        },
     })
 }
 

@@ -4,6 +4,9 @@
 //!
 //! A service has one fault slot: a PUT replaces the whole fault, and one slot may carry
 //! several doses at once (latency and errors), which the list shows as one fault each.
+//!
+//! A replica (`async/email#2`) has no published port: its slot is reached with
+//! `ms-service admin` inside the container ([`crate::docker::exec`]), the same calls.
 
 use std::time::Duration;
 
@@ -13,8 +16,10 @@ use common::scenario::Service;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::platform::Platform;
 use super::{FaultKind, FaultTarget};
 use crate::admin::{AdminSettings, TOKEN_ENV};
+use crate::docker::Project;
 
 /// A service that does not answer by then is treated as unreadable (a paused one never does).
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,12 +100,13 @@ pub fn service_of(target: &FaultTarget) -> anyhow::Result<(Service, Mode)> {
     };
     let service = Service::ALL
         .into_iter()
-        .find(|s| s.name() == target.service && *s != Service::Gateway)
+        .find(|s| s.name() == target.base_service() && *s != Service::Gateway)
         .with_context(|| format!("{} has no admin API", target.label()))?;
     Ok((service, mode))
 }
 
-/// Every target with an admin API: the ten services in both modes.
+/// Every target with an admin API on a published port: the ten services in both modes
+/// (replicas are found on the platform).
 pub fn targets() -> Vec<FaultTarget> {
     Mode::ALL
         .iter()
@@ -118,6 +124,8 @@ pub fn targets() -> Vec<FaultTarget> {
 pub struct ServiceFaults {
     http: reqwest::Client,
     settings: AdminSettings,
+    /// Whose replicas are reached by exec.
+    project: Project,
 }
 
 impl ServiceFaults {
@@ -125,7 +133,14 @@ impl ServiceFaults {
         ServiceFaults {
             http: common::http::client(TIMEOUT),
             settings,
+            project: Project::default(),
         }
+    }
+
+    /// The replicas reached are `project`'s (the stack's by default).
+    pub fn for_project(mut self, project: Project) -> ServiceFaults {
+        self.project = project;
+        self
     }
 
     fn url(&self, target: &FaultTarget) -> anyhow::Result<String> {
@@ -149,6 +164,32 @@ impl ServiceFaults {
         target: &FaultTarget,
         body: Option<Value>,
     ) -> anyhow::Result<Option<RemoteFault>> {
+        let answer = if target.replica() > 1 {
+            service_of(target)?;
+            let docker = crate::docker::connect().await?;
+            let platform = Platform::new(docker, self.project.clone());
+            let answer = platform
+                .admin(target, &method, "/admin/faults", body.as_ref())
+                .await?;
+            serde_json::from_value::<Answer>(answer.clone()).with_context(|| {
+                format!(
+                    "{method} /admin/faults on {}: unexpected answer {answer}",
+                    target.label()
+                )
+            })?
+        } else {
+            self.call_published(method, target, body).await?
+        };
+        Ok(answer.fault)
+    }
+
+    /// The call on the service's published port.
+    async fn call_published(
+        &self,
+        method: reqwest::Method,
+        target: &FaultTarget,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer> {
         let mut request = self
             .http
             .request(method.clone(), self.url(target)?)
@@ -163,9 +204,7 @@ impl ServiceFaults {
         if !status.is_success() {
             bail!("{}: {status} {}", what(), text.trim());
         }
-        let answer: Answer = serde_json::from_str(&text)
-            .with_context(|| format!("{}: unexpected answer {text}", what()))?;
-        Ok(answer.fault)
+        serde_json::from_str(&text).with_context(|| format!("{}: unexpected answer {text}", what()))
     }
 
     /// Replaces `target`'s fault with this dose; the fault now in force.
@@ -269,5 +308,9 @@ mod tests {
         };
         assert!(service_of(&gateway).is_err());
         assert!(service_of(&FaultTarget::service("gateway", Mode::Sync)).is_err());
+        assert_eq!(
+            service_of(&FaultTarget::replica_of("email", 2)).unwrap(),
+            (Service::Email, Mode::Async)
+        );
     }
 }

@@ -85,7 +85,11 @@ pub(super) async fn start_group(
                     watch.last = Some(health);
                 }
                 if compose_done {
-                    if let Some(failed) = list.iter().find(|c| c.state == "exited" || c.state == "dead") {
+                    // The group's own: a replica someone killed is `ms-tui scale`'s to mend.
+                    let exited = |c: &&ContainerStatus| {
+                        group.contains(&c.compose_service) && (c.state == "exited" || c.state == "dead")
+                    };
+                    if let Some(failed) = list.iter().find(exited) {
                         let tail = containers::log_tail(watch.docker, failed, 20).await.unwrap_or_default();
                         bail!(
                             "{} stopped (exit code {}) while the stack came up; its last lines:\n{}",

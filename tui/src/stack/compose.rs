@@ -70,7 +70,7 @@ impl Compose {
         }
         cmd.args(args)
             // v1 gives up on a Docker API call after 60 s, which a busy 2-core host exceeds
-            // while 23 containers start; v2 ignores it.
+            // while the stack's containers start; v2 ignores it.
             .env("COMPOSE_HTTP_TIMEOUT", "600")
             .envs(env.iter().copied())
             .current_dir(layout.root())

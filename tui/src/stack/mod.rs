@@ -11,6 +11,8 @@
 //!   parsed for the admin token and the broker / database credentials.
 //! - [`images`]: which images exist; builds the missing ones with `compose/images/build.sh`.
 //! - [`compose`]: runs `docker compose` (v2) or `docker-compose` (v1) as project `ms-tui`.
+//! - [`scale`]: the replicas of an async service's consumers (`ms-tui scale`), and the
+//!   container count the current layout expects.
 //! - `boot`: the start order and the health watch of `up`.
 //! - `process`: child processes whose output lines become progress.
 
@@ -19,6 +21,7 @@ pub mod compose;
 pub mod env;
 pub mod images;
 mod process;
+pub mod scale;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -266,19 +269,26 @@ pub async fn up(
     };
     images::ensure(&docker, &layout, &stack_env, &plan, progress).await?;
 
-    let services: Vec<String> = compose
-        .output(&layout, &["config", "--services"], &[])
-        .await?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mut services = compose_services(&compose, &layout).await?;
+    // Replicas are `ms-tui scale`'s: `up` neither starts nor removes them.
+    services.retain(|s| !scale::is_replica_service(s));
     let groups = start_order(&services, options.batch);
-    let total = services.len();
+    // The health watch counts every container the layout expects, replicas included.
+    let replicas = containers::list(&docker)
+        .await?
+        .iter()
+        .filter(|c| c.is_replica())
+        .count();
+    let total = services.len() + replicas;
     progress(Progress::Step(format!(
-        "starting {total} containers (project {PROJECT}) in {} group(s)",
-        groups.len()
+        "starting {} containers (project {PROJECT}) in {} group(s){}",
+        services.len(),
+        groups.len(),
+        if replicas > 0 {
+            format!("; {replicas} replica(s) of `ms-tui scale` stay as they are")
+        } else {
+            String::new()
+        }
     )));
     let started = Instant::now();
     let mut watch = Watch {
@@ -330,21 +340,7 @@ pub async fn down(
         compose.describe(),
         args.join(" ")
     )));
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    let run = compose.run(&layout, &args, env, &tx);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            result = &mut run => {
-                while let Ok(line) = lines.try_recv() {
-                    progress(Progress::Output(line));
-                }
-                result?;
-                break;
-            }
-            Some(line) = lines.recv() => progress(Progress::Output(line)),
-        }
-    }
+    run_reporting(&compose, &layout, &args, env, &mut progress).await?;
     progress(Progress::Step(format!(
         "stack down in {:.1} s{}",
         began.elapsed().as_secs_f64(),
@@ -361,4 +357,60 @@ pub async fn down(
 pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
     let docker = crate::docker::connect().await?;
     containers::list(&docker).await
+}
+
+/// How many containers the current layout expects of the stack listed as `list`: one per
+/// service of the compose file, and the replicas `ms-tui scale` made ([`scale::expected_count`]).
+pub async fn expected(options: &StackOptions, list: &[ContainerStatus]) -> anyhow::Result<usize> {
+    Ok(scale::expected_count(&services(options).await?, list))
+}
+
+/// The services of the stack's compose file, replica services included (for
+/// [`scale::expected_count`] by a caller that counts more than once).
+pub async fn services(options: &StackOptions) -> anyhow::Result<Vec<String>> {
+    let layout = Layout::discover(options.root.as_deref())?;
+    let compose = Compose::detect().await?;
+    compose_services(&compose, &layout).await
+}
+
+/// The services of the compose file (`config --services`), replica services included.
+async fn compose_services(compose: &Compose, layout: &Layout) -> anyhow::Result<Vec<String>> {
+    // Without a .env compose still insists on the required variables; listing uses none.
+    let env: &[(&str, &str)] = if layout.env_file().exists() {
+        &[]
+    } else {
+        &PLACEHOLDER_ENV
+    };
+    Ok(compose
+        .output(layout, &["config", "--services"], env)
+        .await?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Runs compose with `args`, each output line a [`Progress::Output`] as it comes.
+async fn run_reporting<P: FnMut(Progress) + ?Sized>(
+    compose: &Compose,
+    layout: &Layout,
+    args: &[&str],
+    env: &[(&str, &str)],
+    progress: &mut P,
+) -> anyhow::Result<()> {
+    let (tx, mut lines) = mpsc::unbounded_channel();
+    let run = compose.run(layout, args, env, &tx);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            result = &mut run => {
+                while let Ok(line) = lines.try_recv() {
+                    progress(Progress::Output(line));
+                }
+                return result;
+            }
+            Some(line) = lines.recv() => progress(Progress::Output(line)),
+        }
+    }
 }

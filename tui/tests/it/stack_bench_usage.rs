@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::stack_support::{CONTAINERS, Stack};
+use crate::stack_support::Stack;
 use common::Mode;
 use common::scenario::Service;
 use ms_tui::bench::usage::{self, Snapshot};
@@ -36,9 +36,10 @@ mod on_the_running_stack {
     async fn two_snapshots_give_each_container_s_cpu_and_memory_over_the_interval() {
         let stack = Stack::healthy().await;
         let before = timed_snapshot(&stack).await;
+        let expected = stack.expected(&stack.containers().await);
         assert_eq!(
             before.containers.len(),
-            CONTAINERS,
+            expected,
             "{:?}",
             before.containers.keys()
         );
@@ -65,7 +66,7 @@ mod on_the_running_stack {
             }
         }
         let interval = usage::between(&before, &after);
-        assert_eq!(interval.len(), CONTAINERS, "{:?}", interval.keys());
+        assert_eq!(interval.len(), expected, "{:?}", interval.keys());
         for (key, u) in &interval {
             assert!(
                 u.cpu_cores.is_finite() && u.cpu_cores >= 0.0,

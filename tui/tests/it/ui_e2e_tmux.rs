@@ -234,8 +234,9 @@ pub(crate) fn open_on_stack_in(
         "{cd}exec env {root}MS_TUI_LOG_FILE={} {BIN} --no-up --fps {fps}",
         log_file.display()
     ));
+    let all = format!("{0}/{0} running", expected_containers());
     tui.wait_for("the stack on screen", Duration::from_secs(60), |s| {
-        s.contains("23/23 running") && s.contains("Docker ")
+        s.contains(&all) && s.contains("Docker ")
     });
     (tui, log_file)
 }
@@ -267,11 +268,14 @@ fn kill_async_email(tui: &Tmux) {
     let killed = tui.wait_for("async email exited", Duration::from_secs(30), |s| {
         selected_row(s).is_some_and(|r| r.contains("email") && r.contains("exited 137"))
     });
-    assert!(killed.contains("22/23 running"), "{killed}");
+    let n = expected_containers();
+    let one_less = format!("{}/{n} running", n - 1);
+    assert!(killed.contains(&one_less), "{killed}");
 }
 
 /// `s` on the selected (stopped) async email: waits until it runs healthy again.
 fn start_selected_email(tui: &Tmux) {
+    let all = format!("{0}/{0} running", expected_containers());
     tui.keys(&["s"]);
     tui.wait_for(
         "async email running and healthy again",
@@ -279,7 +283,7 @@ fn start_selected_email(tui: &Tmux) {
         |s| {
             selected_row(s).is_some_and(|r| {
                 r.contains("email") && r.contains("running") && r.contains("healthy")
-            }) && s.contains("23/23 running")
+            }) && s.contains(&all)
         },
     );
 }
@@ -413,20 +417,43 @@ pub(crate) fn select_container(tui: &Tmux, label: &str) {
 }
 
 fn stack_is_healthy() -> Result<(), String> {
-    let out = Command::new(BIN)
-        .arg("status")
-        .output()
-        .map_err(|e| format!("running ms-tui status: {e}"))?;
-    if out.status.success() {
+    let (healthy, _, text) = stack_status()?;
+    if healthy {
         Ok(())
     } else {
         Err(format!(
             "the stack is not up and healthy (bring it up with `ms-tui up`; scripts/test.sh \
-             does it):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+             does it):\n{text}"
         ))
     }
+}
+
+/// `ms-tui status`: whether all is healthy, how many containers the layout expects (its
+/// last line, `18/23 containers running and healthy`), and what it printed.
+fn stack_status() -> Result<(bool, usize, String), String> {
+    let out = Command::new(BIN)
+        .arg("status")
+        .output()
+        .map_err(|e| format!("running ms-tui status: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = text
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once('/')?;
+            let (n, _) = rest.split_once(" containers running")?;
+            n.parse().ok()
+        })
+        .ok_or_else(|| format!("ms-tui status gave no count:\n{text}"))?;
+    Ok((out.status.success(), expected, text))
+}
+
+/// How many containers the current layout expects (23 with no replicas scaled out).
+fn expected_containers() -> usize {
+    stack_status().unwrap_or_else(|e| panic!("{e}")).1
 }
 
 /// Driven by scripts/test.sh's Docker phase (the name keeps the other phase off them).

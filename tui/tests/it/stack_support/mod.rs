@@ -23,8 +23,6 @@ use ms_tui::stack::env::StackEnv;
 use ms_tui::stack::{Layout, StackOptions};
 use serde_json::Value;
 
-/// Containers of the stack: 10 services x 2 modes, the gateway, RabbitMQ, PostgreSQL.
-pub const CONTAINERS: usize = 23;
 /// How long a test waits for the stack to be healthy before it starts (a previous test may
 /// just have restarted RabbitMQ, whose boot takes up to a minute on 2 cores).
 const HEALTHY_WITHIN: Duration = Duration::from_secs(180);
@@ -34,6 +32,9 @@ pub struct Stack {
     pub env: StackEnv,
     pub docker: Docker,
     pub http: reqwest::Client,
+    /// The compose file's services, replica services included: what [`Stack::expected`]
+    /// counts from.
+    pub services: Vec<String>,
 }
 
 impl Stack {
@@ -53,9 +54,13 @@ impl Stack {
         let docker = ms_tui::docker::connect()
             .await
             .unwrap_or_else(|err| panic!("Docker: {:#}", anyhow::Error::new(err)));
+        let services = ms_tui::stack::services(&options())
+            .await
+            .unwrap_or_else(|err| panic!("the compose file's services: {err:#}"));
         let stack = Stack {
             env,
             docker,
+            services,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -65,15 +70,22 @@ impl Stack {
         stack
     }
 
-    /// Waits until all [`CONTAINERS`] containers are running and healthy; panics with the
-    /// ones that are not.
+    /// How many containers the current layout expects of the stack listed as `list`: the
+    /// compose file's services (replica services aside) and the replicas scaled out (`ms_tui::stack::scale::expected_count`).
+    pub fn expected(&self, list: &[ContainerStatus]) -> usize {
+        ms_tui::stack::scale::expected_count(&self.services, list)
+    }
+
+    /// Waits until every container the layout expects is running and healthy; panics with
+    /// the ones that are not.
     pub async fn wait_healthy(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let list = containers::list(&self.docker)
                 .await
                 .unwrap_or_else(|err| panic!("listing the stack: {err:#}"));
-            if list.len() == CONTAINERS && list.iter().all(ContainerStatus::is_ready) {
+            let expected = self.expected(&list);
+            if list.len() == expected && list.iter().all(ContainerStatus::is_ready) {
                 return;
             }
             if Instant::now() > deadline {
@@ -83,7 +95,7 @@ impl Stack {
                     .map(ToString::to_string)
                     .collect();
                 panic!(
-                    "the Docker stack is not up: {} of {CONTAINERS} containers exist, not ready:\n{}\n\
+                    "the Docker stack is not up: {} of {expected} containers exist, not ready:\n{}\n\
                      (bring it up with `ms-tui up`, or run `bash scripts/test.sh`)",
                     list.len(),
                     not_ready.join("\n")

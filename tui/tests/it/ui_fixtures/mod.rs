@@ -19,6 +19,7 @@ pub fn row(group: Group, service: &str, state: RunState, health: Health) -> Cont
         name: format!("ms-tui-{service}-{}-1", group.as_str()),
         service: service.to_string(),
         group,
+        replica: 1,
         state,
         health,
         restarts: 0,
