@@ -75,7 +75,6 @@ pub struct Knobs {
     pub effective: BTreeMap<Service, u32>,
 }
 
-
 impl Default for Knobs {
     fn default() -> Self {
         Knobs {
@@ -404,7 +403,11 @@ async fn apply_to_replicas(
             Some(patch),
         )
         .await;
-        results.push(answer.map(|_| None).map_err(|e| format!("{}: {e:#}", replica.label)));
+        results.push(
+            answer
+                .map(|_| None)
+                .map_err(|e| format!("{}: {e:#}", replica.label)),
+        );
     }
     results
 }
@@ -512,7 +515,10 @@ mod tests {
              search 128, cache 128"
         );
         k.cycle(Knob::Concurrency, S1);
-        assert!(!k.concurrency.contains_key(&Service::Email), "16 is the default");
+        assert!(
+            !k.concurrency.contains_key(&Service::Email),
+            "16 is the default"
+        );
     }
 
     #[test]
@@ -521,7 +527,11 @@ mod tests {
         let change = k.cycle(Knob::Concurrency, ScenarioId::S4);
         assert_eq!(change.services, [(Service::Report, Mode::Async)]);
         k.on_effective(&[(Service::Report, 1)]);
-        assert!(k.describe().ends_with("consumers report 1 (asked 128)"), "{}", k.describe());
+        assert!(
+            k.describe().ends_with("consumers report 1 (asked 128)"),
+            "{}",
+            k.describe()
+        );
         let outcome = KnobOutcome {
             label: change.label,
             applied: 1,
@@ -539,11 +549,11 @@ mod tests {
     #[test]
     fn the_effective_concurrency_is_read_from_the_config_answer() {
         let answer = json!({"service": "email", "mode": "async",
-            "knobs": {"consumer_concurrency": 128},
-            "consumers": {
-                "user_registered_queue": {"concurrency": 128, "limited_by": "consumer_concurrency"},
-                "notifications": {"concurrency": 10, "limited_by": "db_pool"}
-            }});
+        "knobs": {"consumer_concurrency": 128},
+        "consumers": {
+            "user_registered_queue": {"concurrency": 128, "limited_by": "consumer_concurrency"},
+            "notifications": {"concurrency": 10, "limited_by": "db_pool"}
+        }});
         assert_eq!(
             effective_concurrency(&answer, &["user_registered_queue"]),
             Some(128)

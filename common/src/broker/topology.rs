@@ -205,7 +205,10 @@ pub const QUEUES: &[QueueSpec] = &[
 pub fn consumer_of(queue: &str) -> Option<Service> {
     Some(match queue {
         USER_REGISTERED | EMAIL_SERVICE | NOTIFICATIONS => Service::Email,
-        PAYMENT_INITIATED | PAYMENT_COMPLETED | STOCK_RESERVED | PAYMENT_SERVICE
+        PAYMENT_INITIATED
+        | PAYMENT_COMPLETED
+        | STOCK_RESERVED
+        | PAYMENT_SERVICE
         | SHOWDOWN_ORDER_CREATED => Service::Payment,
         SEARCH_PRODUCT_UPDATES => Service::Search,
         CACHE_PRODUCT_UPDATES => Service::Cache,
@@ -214,8 +217,12 @@ pub fn consumer_of(queue: &str) -> Option<Service> {
         ORDER_CREATED | INVENTORY_PAYMENT_FAILED | INVENTORY_PAYMENT_SUCCEEDED => {
             Service::Inventory
         }
-        ORDER_PAYMENT_FAILED | STOCK_RELEASED | ORDER_PAYMENT_SUCCEEDED | STOCK_REJECTED
-        | ORDER_UPDATES | SHOWDOWN_PAYMENT_COMPLETED => Service::Order,
+        ORDER_PAYMENT_FAILED
+        | STOCK_RELEASED
+        | ORDER_PAYMENT_SUCCEEDED
+        | STOCK_REJECTED
+        | ORDER_UPDATES
+        | SHOWDOWN_PAYMENT_COMPLETED => Service::Order,
         _ => return None,
     })
 }

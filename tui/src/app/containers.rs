@@ -92,9 +92,9 @@ impl ContainerTable {
             .iter()
             .filter(|c| c.is_replica() && c.state == RunState::Running)
             .filter(|c| {
-                services.iter().any(|(s, m)| {
-                    s.name() == c.service && c.group.as_str() == m.as_str()
-                })
+                services
+                    .iter()
+                    .any(|(s, m)| s.name() == c.service && c.group.as_str() == m.as_str())
             })
             .map(|c| Target {
                 id: c.id.clone(),
@@ -280,7 +280,12 @@ mod tests {
         let labels: Vec<String> = t.rows().iter().map(|c| c.label()).collect();
         assert_eq!(
             labels,
-            ["async/email", "async/email#2", "async/email#3", "async/search"]
+            [
+                "async/email",
+                "async/email#2",
+                "async/email#3",
+                "async/search"
+            ]
         );
         assert!(t.select_replica(Group::Async, "email", 2));
         t.upsert(replica("email", 2));

@@ -64,7 +64,11 @@ impl KnobRecord {
         let (service, mode) = admin_target(now)?;
         let key = now.label();
         if before.is_none_or(|b| lost_memory(b, now)) {
-            let happened = if before.is_some() { "restarted" } else { "started" };
+            let happened = if before.is_some() {
+                "restarted"
+            } else {
+                "started"
+            };
             self.pending.entry(key.clone()).or_insert(happened);
         }
         // Before it is ready its admin API may not listen yet: the change would be refused.
@@ -87,7 +91,11 @@ impl KnobRecord {
                 vec![target],
             )
         } else {
-            (format!("{service}-{mode}"), vec![(service, mode)], Vec::new())
+            (
+                format!("{service}-{mode}"),
+                vec![(service, mode)],
+                Vec::new(),
+            )
         };
         Some(KnobChange {
             label: format!("{who} {happened}: re-applied {}", words.join(", ")),

@@ -15,8 +15,8 @@ use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
 use super::experiment_worker::{self, ExperimentCommand, ExperimentMsg};
-use super::scale_worker::{self, ScaleMsg, ScaleRequest};
 use super::msg::{Command, Msg};
+use super::scale_worker::{self, ScaleMsg, ScaleRequest};
 use super::state::{Notice, State};
 use super::update::update;
 use crate::admin::{self, AdminSettings, KnobChange};

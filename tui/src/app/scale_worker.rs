@@ -46,11 +46,9 @@ pub fn spawn<M: From<ScaleMsg> + Send + 'static>(
                 .await
                 .map_err(|e| format!("{e:#}"));
             match &result {
-                Ok(()) => tracing::info!(
-                    "async/{} scaled to {}",
-                    request.service,
-                    request.describe()
-                ),
+                Ok(()) => {
+                    tracing::info!("async/{} scaled to {}", request.service, request.describe())
+                }
                 Err(e) => tracing::warn!(
                     "async/{}: scaling to {} failed: {e}",
                     request.service,

@@ -52,6 +52,11 @@ pub fn on_scale_key(state: &mut State, up: bool) -> Vec<Command> {
     } else {
         now - 1
     };
+    // The same bounds `ms-tui scale` holds to, said before anything runs.
+    if let Err(e) = crate::stack::scale::check(service, replicas) {
+        state.notice = Some(Notice::error(format!("async/{service}: {e}")));
+        return Vec::new();
+    }
     let request = ScaleRequest { service, replicas };
     if !up && !state.demo {
         state.prompt = Prompt::ConfirmScale(request);

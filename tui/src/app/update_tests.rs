@@ -442,7 +442,10 @@ fn s4s_worker_staying_at_one_is_what_the_status_says() {
     );
     assert!(s.knobs.describe().contains("report 1 (asked 128)"));
     let notice = s.notice.clone().unwrap();
-    assert!(notice.text.contains("async/report runs 1 at once"), "{notice:?}");
+    assert!(
+        notice.text.contains("async/report runs 1 at once"),
+        "{notice:?}"
+    );
 }
 
 #[test]
@@ -541,7 +544,10 @@ fn bracket_keys_scale_the_selected_async_service_and_scaling_down_asks() {
     };
     assert!(update(&mut s, key('[')).is_empty());
     assert_eq!(s.prompt, Prompt::ConfirmScale(down));
-    assert!(update(&mut s, key('x')).is_empty(), "a stray key answers nothing");
+    assert!(
+        update(&mut s, key('x')).is_empty(),
+        "a stray key answers nothing"
+    );
     assert_eq!(update(&mut s, key('y')), [Command::Scale(down)]);
     update(
         &mut s,
@@ -559,14 +565,21 @@ fn bracket_keys_scale_the_selected_async_service_and_scaling_down_asks() {
     let mut demo = connected(true, stack());
     demo.containers.upsert(replica_of("email", 2));
     select(&mut demo, Group::Async, "email");
-    assert_eq!(update(&mut demo, key('[')), [Command::Scale(down)], "--demo");
+    assert_eq!(
+        update(&mut demo, key('[')),
+        [Command::Scale(down)],
+        "--demo"
+    );
 }
 
 #[test]
 fn what_does_not_scale_says_so() {
     let mut s = connected(false, stack());
     select(&mut s, Group::Async, "email");
-    assert!(update(&mut s, key('[')).is_empty(), "one consumer: nothing to remove");
+    assert!(
+        update(&mut s, key('[')).is_empty(),
+        "one consumer: nothing to remove"
+    );
     assert!(
         s.notice
             .as_ref()
@@ -576,7 +589,10 @@ fn what_does_not_scale_says_so() {
         select(&mut s, group, service);
         assert!(update(&mut s, key(']')).is_empty());
         let notice = s.notice.clone().unwrap();
-        assert!(notice.error && notice.text.contains("does not scale"), "{notice:?}");
+        assert!(
+            notice.error && notice.text.contains("does not scale"),
+            "{notice:?}"
+        );
     }
 }
 

@@ -78,7 +78,10 @@ pub fn view(state: &State, frame: &mut Frame) {
             screen,
             "Scale down",
             &format!("async/{} to {}", request.service, request.describe()),
-            "The newest replica stops; what it holds unacked goes back to the queue.",
+            &format!(
+                "Replica #{} is removed; what it holds unacked goes back to the queue.",
+                request.replicas + 1
+            ),
         ),
         Prompt::None | Prompt::Filter { .. } => {}
     }

@@ -104,7 +104,9 @@ fn the_consumer_concurrency_in_force_and_what_report_runs_with() {
             effective: vec![(Service::Report, 1)],
         }),
     );
-    insta::assert_snapshot!(render(180, 1, |frame, area| draw(frame, area, &s))
-        .backend()
-        .to_string());
+    insta::assert_snapshot!(
+        render(180, 1, |frame, area| draw(frame, area, &s))
+            .backend()
+            .to_string()
+    );
 }
