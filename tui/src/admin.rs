@@ -290,6 +290,9 @@ pub fn spawn<M: From<KnobOutcome> + Send + 'static>(
             let outcome = apply(&http, &settings, change).await;
             if reapply {
                 log_reapply(&outcome);
+            } else if !outcome.effective.is_empty() {
+                // What a service runs with instead of what was asked stays on record.
+                tracing::info!("{}", outcome.describe());
             }
             if !to_app.send(outcome).await {
                 break;

@@ -111,7 +111,10 @@ fn docker(args: &[&str]) {
 fn eventually(what: &str, within: Duration, probe: impl Fn() -> bool) {
     let deadline = Instant::now() + within;
     while !probe() {
-        assert!(Instant::now() < deadline, "timed out after {within:?}: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?}: {what}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
