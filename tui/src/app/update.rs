@@ -126,7 +126,18 @@ fn on_docker(state: &mut State, msg: DockerMsg) -> Vec<Command> {
             state.containers.clear_usage();
             state.in_flight.clear();
         }
-        DockerMsg::Snapshot(rows) => state.containers.replace(rows),
+        DockerMsg::Snapshot(rows) => {
+            // A container that restarted while the engine was out of reach shows it here
+            // (a new id, more restarts); one the table never had is nobody's restart.
+            for row in &rows {
+                if let Some(before) = state.containers.find(row)
+                    && let Some(change) = state.knob_record.on_container(Some(before), row)
+                {
+                    commands.push(Command::Knob(change));
+                }
+            }
+            state.containers.replace(rows);
+        }
         DockerMsg::Upsert(info) => {
             let before = state.containers.find(&info);
             if let Some(change) = state.knob_record.on_container(before, &info) {

@@ -624,3 +624,26 @@ fn a_replica_row_is_its_own_target_and_knobs_reach_it() {
         }]
     );
 }
+
+#[test]
+fn a_restart_while_docker_was_unreachable_shows_in_the_next_snapshot() {
+    let mut s = connected(false, stack());
+    update(&mut s, key('1'));
+    update(&mut s, key('c'));
+    let mut rows = stack();
+    for r in &mut rows {
+        if r.label() == "async/email" {
+            r.id = "recreated".into();
+        }
+    }
+    let cmds = update(&mut s, Msg::Docker(DockerMsg::Snapshot(rows.clone())));
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.reapply
+            && c.patch == serde_json::json!({"consumer_concurrency": 128})),
+        "{cmds:?}"
+    );
+    assert!(
+        update(&mut s, Msg::Docker(DockerMsg::Snapshot(rows))).is_empty(),
+        "the same snapshot again is no restart"
+    );
+}
