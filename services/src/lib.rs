@@ -5,7 +5,10 @@
 //!
 //! # Layout
 //! - `run.rs`: starts one service: database, broker, consumers, HTTP server, shutdown.
-//! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`.
+//! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`, and the one
+//!   way this binary calls the service beside it on 127.0.0.1.
+//! - `admin_cli.rs`: `ms-service admin <verb> <path> [body]`, the admin API of the service
+//!   beside it, for `docker exec` into containers that publish no port.
 //! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`) and the
 //!   middleware stack.
 //! - `admin.rs`: `/admin/*` behind its token: knobs, data reset, faults.
@@ -45,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod admin_cli;
 mod analytics;
 mod app;
 mod chance;

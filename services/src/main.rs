@@ -1,5 +1,5 @@
 //! `ms-service`: the command line of the `services` library (`ms-service <service>`,
-//! `ms-service healthcheck`); what it runs is documented in `lib.rs`.
+//! `ms-service healthcheck`, `ms-service admin`); what it runs is documented in `lib.rs`.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use common::config::Settings;
 use common::scenario::Service;
-use services::{healthcheck, registry, run};
+use services::{admin_cli, healthcheck, registry, run};
 
 /// One microservice of the ms-tui stack. Every setting is also an environment variable;
 /// MODE picks the communication style (sync: HTTP request/response; async: RabbitMQ events).
 #[derive(Parser)]
 #[command(name = "ms-service", version, args_conflicts_with_subcommands = true)]
 #[command(
-    after_help = "Examples:\n  MODE=async PORT=8101 ms-service user\n  ms-service healthcheck --port 8101"
+    after_help = "Examples:\n  MODE=async PORT=8101 ms-service user\n  ms-service healthcheck --port 8101\n  \
+                  ms-service admin get /admin/config --port 8101"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +37,16 @@ enum Command {
         #[arg(long, default_value = "/ready")]
         path: String,
     },
+    /// Call the admin API of the service on this machine (127.0.0.1) with the bearer token
+    /// in $MS_ADMIN_TOKEN; print the answer's body. Exit 0 on 2xx, 1 on any other status
+    /// (status and body on stderr), 2 on a usage error or when nothing answers.
+    #[command(after_help = "In a container of the stack the binary is /ms-service \
+                            (compose/images/service/Dockerfile), so a replica without a \
+                            published port is reached with:\n  \
+                            docker exec <container> /ms-service admin put /admin/config \
+                            '{\"email_delay_ms\":100}'\n  \
+                            docker exec <container> /ms-service admin get /admin/config")]
+    Admin(admin_cli::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +65,7 @@ fn main() -> ExitCode {
         (Some(Command::Healthcheck { port, path }), _) => {
             runtime.block_on(healthcheck::probe(port, &path))
         }
+        (Some(Command::Admin(args)), _) => runtime.block_on(admin_cli::run(args)),
         (None, Some(service)) => match runtime.block_on(run::run(service, cli.settings)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

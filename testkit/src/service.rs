@@ -133,6 +133,15 @@ impl Service {
         format!("{}{path}", self.base)
     }
 
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("base is http://127.0.0.1:<port>")
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }

@@ -5,6 +5,7 @@
 //! machine eleven of them cost more build time than the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod admin_cli;
 mod broker_outage;
 mod faults;
 mod gateway;

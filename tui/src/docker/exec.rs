@@ -34,6 +34,8 @@ pub struct Output {
     /// `None` when the command did not finish within the timeout (`stderr` says so) or the
     /// engine reported no code.
     pub exit_code: Option<i64>,
+    /// The container's name (for messages).
+    pub container: String,
     pub stdout: String,
     pub stderr: String,
 }
@@ -70,7 +72,10 @@ pub async fn run(
         .await
         .with_context(what)?;
     let attached = async {
-        let mut out = Output::default();
+        let mut out = Output {
+            container: name.clone(),
+            ..Output::default()
+        };
         if let StartExecResults::Attached { mut output, .. } =
             docker.start_exec(&exec.id, None).await?
         {
@@ -90,6 +95,7 @@ pub async fn run(
         Ok(result) => result.with_context(what),
         Err(_) => Ok(Output {
             exit_code: None,
+            container: name,
             stdout: String::new(),
             stderr: format!("no answer within {timeout:?}"),
         }),
@@ -113,7 +119,7 @@ pub async fn admin_text(
         cmd.push(body.as_str());
     }
     let out = run(docker, project, container, &cmd, ADMIN_TIMEOUT).await?;
-    judge(&out, &format!("{method} {path} in {container}"))
+    judge(&out, &format!("{method} {path} in {}", out.container))
 }
 
 /// [`admin_text`], parsed as JSON (`Null` for an empty answer).
@@ -130,12 +136,12 @@ pub async fn admin(
         return Ok(Value::Null);
     }
     serde_json::from_str(&text)
-        .with_context(|| format!("{method} {path} in {container}: not JSON: {}", text.trim()))
+        .with_context(|| format!("{method} {path}: not JSON: {}", text.trim()))
 }
 
 /// The body of a successful `ms-service admin`, or why it failed: its exit code 1 is the
 /// service's refusal (status and body on stderr), 2 a usage error or nothing listening; an
-/// image built before the subcommand existed says so in clap's words.
+/// image built before the subcommand existed answers with the usage of `ms-service` itself.
 fn judge(out: &Output, what: &str) -> anyhow::Result<String> {
     if out.success() {
         return Ok(out.stdout.clone());
@@ -145,7 +151,10 @@ fn judge(out: &Output, what: &str) -> anyhow::Result<String> {
     } else {
         out.stderr.trim()
     };
-    if said.contains("unrecognized subcommand") || said.contains("invalid value 'admin'") {
+    let predates = out.exit_code == Some(2)
+        && said.contains("Usage: ms-service")
+        && !said.contains("ms-service admin");
+    if predates {
         bail!(
             "{what}: this service image has no `ms-service admin` (built before it existed): \
              rebuild it with `ms-tui up --build`"
@@ -164,6 +173,7 @@ mod tests {
     fn out(code: Option<i64>, stdout: &str, stderr: &str) -> Output {
         Output {
             exit_code: code,
+            container: "c".into(),
             stdout: stdout.into(),
             stderr: stderr.into(),
         }
@@ -186,13 +196,20 @@ mod tests {
             refused.contains("exit 1") && refused.contains("422"),
             "{refused}"
         );
-        let old = judge(
-            &out(Some(2), "", "error: unrecognized subcommand 'admin'"),
-            "GET /admin/config in c",
-        )
-        .unwrap_err()
-        .to_string();
+        // What the image of before `ms-service admin` answered, measured on the stack.
+        let before = "error: the subcommand 'get' cannot be used with '[SERVICE]'\n\nUsage: \
+                      ms-service [OPTIONS] [SERVICE]\n       ms-service <COMMAND>";
+        let old = judge(&out(Some(2), "", before), "GET /admin/config in c")
+            .unwrap_err()
+            .to_string();
         assert!(old.contains("ms-tui up --build"), "{old}");
+        // Its own usage error is the subcommand's, not an old image.
+        let usage =
+            "error: invalid value 'fetch' for '<VERB>'\n\nUsage: ms-service admin <VERB> <PATH>";
+        let bad = judge(&out(Some(2), "", usage), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("exit 2") && !bad.contains("--build"), "{bad}");
         let gone = judge(&out(None, "", ""), "x").unwrap_err().to_string();
         assert!(gone.contains("did not finish"), "{gone}");
     }

@@ -185,7 +185,7 @@ pub(super) fn health_report(list: &[ContainerStatus], total: usize) -> Progress 
             } else {
                 c.state.clone()
             };
-            format!("{} ({state})", c.compose_service)
+            format!("{} ({state})", c.display_name())
         })
         .collect();
     Progress::Health {
@@ -200,7 +200,7 @@ pub(super) fn not_healthy_message(list: &[ContainerStatus], timeout: u64) -> Str
     for c in list.iter().filter(|c| !c.is_ready()) {
         message.push_str(&format!(
             "\n  {} {} {}: {}",
-            c.compose_service,
+            c.display_name(),
             c.state,
             c.health,
             c.last_probe.as_deref().unwrap_or("no probe output")

@@ -488,7 +488,7 @@ mod tests {
         .to_vec();
         let main = container("email-async", 1);
         assert_eq!(expected_count(&services, &[]), 2);
-        assert_eq!(expected_count(&services, &[main.clone()]), 2);
+        assert_eq!(expected_count(&services, std::slice::from_ref(&main)), 2);
         let scaled = [
             main,
             container("email-async-replica", 2),

@@ -4,6 +4,8 @@
 //! - `ms-tui scale email 2` adds one healthy e-mail container with the replica labels and no
 //!   published port, which runs the service's knobs (read back through exec: it has no port)
 //!   and takes a knob written through exec;
+//! - a service fault aimed at the replica (`async/email#2`) reaches it by exec and is listed
+//!   under its name;
 //! - 1,000 registrations on the async user service → exactly 1,000 e-mails, consumed by both
 //!   containers, with the replica killed mid-way (a kill aimed at that one replica);
 //! - `ms-tui scale email 1` → back to the layout's containers, `ms-tui status` healthy.
@@ -149,6 +151,55 @@ async fn sent(db: &sqlx::PgPool, prefix: &str) -> (i64, i64) {
 mod on_the_running_stack {
     use super::*;
 
+    /// The exec layer on its own, with a command every service image has: the output and the
+    /// exit code come back, and a container of another project is refused.
+    #[tokio::test]
+    async fn exec_runs_a_command_in_a_service_container_and_reads_its_exit_code() {
+        let stack = Stack::healthy().await;
+        let email = stack.container("email", "async").await;
+        let ours = Project::default();
+        let ok = exec::run(
+            &stack.docker,
+            &ours,
+            &email.id,
+            &[exec::SERVICE_BINARY, "healthcheck"],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.exit_code, Some(0), "{ok:?}");
+        assert_eq!(ok.container, email.name);
+        let missing = exec::run(
+            &stack.docker,
+            &ours,
+            &email.id,
+            &[
+                exec::SERVICE_BINARY,
+                "healthcheck",
+                "--path",
+                "/no-such-path",
+            ],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(missing.exit_code, Some(1), "{missing:?}");
+        assert!(missing.stderr.contains("404"), "{missing:?}");
+        let refused = exec::run(
+            &stack.docker,
+            &Project::new("another-project"),
+            &email.id,
+            &[exec::SERVICE_BINARY, "healthcheck"],
+            exec::TIMEOUT,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("not a container of"),
+            "{refused:#}"
+        );
+    }
+
     #[tokio::test]
     async fn two_e_mail_consumers_share_the_queue_exactly_once_and_scale_back() {
         let began = Instant::now();
@@ -245,6 +296,36 @@ mod on_the_running_stack {
             token: Some(stack.env.admin_token().to_owned()),
         };
 
+        // A service fault aimed at the replica goes inside it, is listed under its name, and
+        // leaves the main container alone.
+        let mut faults = Faults::new(Project::default(), settings.clone());
+        let slow = FaultRequest {
+            target: FaultTarget::replica_of("email", 2),
+            kind: FaultKind::SlowConsumer { ms: 300 },
+            route_prefix: None,
+            duration: Duration::from_secs(30),
+        };
+        faults
+            .apply(&slow)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (listed, error) = faults.list().await;
+        assert!(error.is_none(), "{error:?}");
+        let keys: Vec<String> = listed.iter().map(|f| f.key()).collect();
+        assert!(
+            keys.contains(&"slow-consumer async/email#2".to_owned()),
+            "{keys:?}"
+        );
+        assert!(
+            !keys.iter().any(|k| k.ends_with(" async/email")),
+            "{keys:?}"
+        );
+        let reverted = faults.revert("slow-consumer async/email#2", "test").await;
+        assert!(
+            matches!(reverted, ms_tui::faults::FaultMsg::Reverted { .. }),
+            "{reverted:?}"
+        );
+
         // 1,000 registrations; the replica is killed mid-way.
         let db = sqlx::PgPool::connect(&stack.env.database_url("ms_async"))
             .await
@@ -288,7 +369,6 @@ mod on_the_running_stack {
             },
         )
         .await;
-        let mut faults = Faults::new(Project::default(), settings.clone());
         let kill = FaultRequest {
             target: FaultTarget::replica_of("email", 2),
             kind: FaultKind::Kill,
