@@ -6,6 +6,8 @@
 //!   healthy, the control room has put 100 back, and its log says so.
 //! - `c` on S1: async email's own `GET /admin/config` says `consumer_concurrency` 128 on
 //!   S1's queue (needs services that know the knob, issue 18).
+//! - `]` on async email: the status line shows the scale, then the pane lists `└ #2` under
+//!   email, running and healthy; `[` asks first, and `y` takes the replica away again.
 //!
 //! Needs tmux and the stack up and healthy; without them the tests FAIL with the reason.
 //! Guards put async email's defaults back and start it again whatever happens.
@@ -19,7 +21,7 @@ use common::scenario::Service;
 use ms_tui::admin::{self, AdminSettings, KnobChange};
 use serde_json::{Value, json};
 
-use crate::ui_e2e_tmux::{KEYS_FPS, open_on_stack};
+use crate::ui_e2e_tmux::{BIN, KEYS_FPS, open_on_stack, select_container};
 
 const EMAIL: (Service, Mode) = (Service::Email, Mode::Async);
 
@@ -96,6 +98,24 @@ impl Drop for ResetEmail {
             let _ = runtime().block_on(admin::apply(&http, &settings(), change));
         }
     }
+}
+
+/// Scales e-mail back to one consumer however the test ends (`ms-tui scale email 1`).
+struct OneEmailConsumer;
+
+impl Drop for OneEmailConsumer {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["scale", "email", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The row of the pane that names replica #2 (`└ #2`).
+fn second_replica(screen: &str) -> Option<&str> {
+    screen.lines().find(|l| l.contains("└ #2"))
 }
 
 fn docker(args: &[&str]) {
@@ -175,6 +195,40 @@ mod on_the_running_stack {
             Some(128),
             "{after}"
         );
+        tui.keys(&["q"]);
+        let _ = std::fs::remove_file(&log_file);
+    }
+
+    #[test]
+    fn brackets_scale_async_email_out_and_back_from_the_keyboard() {
+        let _one = OneEmailConsumer;
+        let (tui, log_file) = open_on_stack(KEYS_FPS);
+        select_container(&tui, "async/email");
+        tui.keys(&["]"]);
+        tui.wait_for(
+            "the scale in the status line",
+            Duration::from_secs(10),
+            |s| s.contains("scaling async/email to 2 consumers…"),
+        );
+        let scaled = tui.wait_for(
+            "the replica running and healthy under email",
+            Duration::from_secs(240),
+            |s| {
+                s.contains("async/email scaled to 2 consumers")
+                    && second_replica(s)
+                        .is_some_and(|r| r.contains("running") && r.contains("healthy"))
+            },
+        );
+        assert!(second_replica(&scaled).is_some(), "{scaled}");
+
+        tui.keys(&["["]);
+        tui.wait_for("the scale-down question", Duration::from_secs(10), |s| {
+            s.contains("Scale down async/email to 1 consumer?")
+        });
+        tui.keys(&["y"]);
+        tui.wait_for("the replica gone", Duration::from_secs(120), |s| {
+            s.contains("async/email scaled to 1 consumer") && second_replica(s).is_none()
+        });
         tui.keys(&["q"]);
         let _ = std::fs::remove_file(&log_file);
     }
