@@ -213,6 +213,15 @@ impl Scenario {
             Mode::Async => &self.asynchronous,
         }
     }
+
+    /// The async services that consume this scenario's queues, in catalogue order: where its
+    /// consumer knobs apply.
+    pub fn consumers(&self) -> Vec<Service> {
+        Service::ALL
+            .into_iter()
+            .filter(|s| self.queues.iter().any(|q| q::consumer_of(q) == Some(*s)))
+            .collect()
+    }
 }
 
 /// Fills a template's placeholders for request number `seq` (see [`RequestSpec`]).
@@ -502,6 +511,19 @@ mod tests {
             }
         }
         assert_eq!(get(ScenarioId::S4).max_in_flight, Some(1));
+    }
+
+    #[test]
+    fn consumers_are_the_services_behind_the_queues() {
+        use Service::*;
+        let of = |id| get(id).consumers();
+        assert_eq!(of(ScenarioId::S1), [Email]);
+        assert_eq!(of(ScenarioId::S3), [Analytics, Search, Cache]);
+        assert_eq!(of(ScenarioId::S4), [Report]);
+        assert_eq!(of(ScenarioId::S5), [Payment, Order, Inventory]);
+        assert_eq!(of(ScenarioId::S7), [Payment, Order, Email]);
+        assert_eq!(of(ScenarioId::S8), [Email]);
+        assert!(CATALOGUE.iter().all(|s| !s.consumers().is_empty()));
     }
 
     #[test]

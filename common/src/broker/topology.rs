@@ -8,6 +8,8 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
+use crate::scenario::Service;
+
 /// The default exchange: routing key = queue name.
 pub const DEFAULT_EXCHANGE: &str = "";
 
@@ -197,6 +199,34 @@ pub const QUEUES: &[QueueSpec] = &[
     },
 ];
 
+/// The service whose async instance consumes `queue` (docs/contract.md, Queues and exchanges):
+/// what a consumer knob such as `consumer_concurrency` must reach to change how fast it drains.
+/// `None` for a name that is not one of [`QUEUES`].
+pub fn consumer_of(queue: &str) -> Option<Service> {
+    Some(match queue {
+        USER_REGISTERED | EMAIL_SERVICE | NOTIFICATIONS => Service::Email,
+        PAYMENT_INITIATED
+        | PAYMENT_COMPLETED
+        | STOCK_RESERVED
+        | PAYMENT_SERVICE
+        | SHOWDOWN_ORDER_CREATED => Service::Payment,
+        SEARCH_PRODUCT_UPDATES => Service::Search,
+        CACHE_PRODUCT_UPDATES => Service::Cache,
+        ANALYTICS_PRODUCT_UPDATES | CLICK_TRACKED => Service::Analytics,
+        REPORT_JOB => Service::Report,
+        ORDER_CREATED | INVENTORY_PAYMENT_FAILED | INVENTORY_PAYMENT_SUCCEEDED => {
+            Service::Inventory
+        }
+        ORDER_PAYMENT_FAILED
+        | STOCK_RELEASED
+        | ORDER_PAYMENT_SUCCEEDED
+        | STOCK_REJECTED
+        | ORDER_UPDATES
+        | SHOWDOWN_PAYMENT_COMPLETED => Service::Order,
+        _ => return None,
+    })
+}
+
 pub fn retry_queue(queue: &str) -> String {
     format!("{queue}.retry")
 }
@@ -265,4 +295,19 @@ pub async fn declare(channel: &Channel) -> lapin::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_queue_has_its_consumer() {
+        for queue in QUEUES {
+            assert!(consumer_of(queue.name).is_some(), "{}", queue.name);
+        }
+        assert_eq!(consumer_of(USER_REGISTERED), Some(Service::Email));
+        assert_eq!(consumer_of(REPORT_JOB), Some(Service::Report));
+        assert_eq!(consumer_of("user_registered_queue.dlq"), None);
+    }
 }

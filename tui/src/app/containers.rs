@@ -1,16 +1,19 @@
 //! The containers table: the project's containers as the app knows them, kept in display order
-//! (sync, async, infra; services in catalogue order), and which one is selected.
+//! (sync, async, infra; services in catalogue order; a service's replicas right after its main
+//! container), and which one is selected.
 //!
 //! The Docker worker builds [`ContainerInfo`] values from the engine's answers; this module only
 //! keeps and orders them, so it is pure and tested without an engine.
 
+use common::Mode;
 use common::scenario::Service;
 
-use crate::docker::{ContainerInfo, Group, RunState, Usage};
+use crate::docker::{ContainerInfo, Group, RunState, Target, Usage};
 
-/// The sort key: group, then catalogue order (infra: gateway, rabbitmq, postgres), then name.
-fn order(c: &ContainerInfo) -> (Group, usize, &str) {
-    (c.group, service_rank(&c.service), &c.name)
+/// The sort key: group, then catalogue order (infra: gateway, rabbitmq, postgres), then the
+/// replica (the main container first), then name.
+fn order(c: &ContainerInfo) -> (Group, usize, u32, &str) {
+    (c.group, service_rank(&c.service), c.replica, &c.name)
 }
 
 /// Catalogue order for the services, then the infrastructure, then anything else.
@@ -27,12 +30,13 @@ fn service_rank(service: &str) -> usize {
 
 /// The table: containers in display order plus the selection.
 ///
-/// The selection is remembered by `(group, service)`, not by index or id, so it stays on
-/// "async/email" when the list changes or when compose recreates the container with a new id.
+/// The selection is remembered by `(group, service, replica)`, not by index or id, so it stays
+/// on "async/email" when the list changes or when compose recreates the container with a new
+/// id.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerTable {
     rows: Vec<ContainerInfo>,
-    selected: Option<(Group, String)>,
+    selected: Option<(Group, String, u32)>,
 }
 
 impl ContainerTable {
@@ -48,16 +52,11 @@ impl ContainerTable {
         self.fix_selection();
     }
 
-    /// Inserts or updates one container (matched by id, or by group and service when compose
-    /// recreated it). The last stats sample survives a state change; it is cleared when the
+    /// Inserts or updates one container (matched by id, or by group, service and replica when
+    /// compose recreated it). The last stats sample survives a state change; it is cleared when the
     /// container stops running, so a dead container never shows its last CPU figure.
     pub fn upsert(&mut self, mut info: ContainerInfo) {
-        let existing = self.rows.iter().position(|c| c.id == info.id).or_else(|| {
-            self.rows
-                .iter()
-                .position(|c| c.group == info.group && c.service == info.service)
-        });
-        match existing {
+        match self.position_of(&info) {
             Some(i) => {
                 if info.usage.is_none() && info.state == RunState::Running {
                     info.usage = self.rows[i].usage;
@@ -70,6 +69,38 @@ impl ContainerTable {
             }
         }
         self.fix_selection();
+    }
+
+    /// The row an [`upsert`](Self::upsert) of `info` replaces, if any: what it was before.
+    pub fn find(&self, info: &ContainerInfo) -> Option<&ContainerInfo> {
+        self.position_of(info).map(|i| &self.rows[i])
+    }
+
+    fn position_of(&self, info: &ContainerInfo) -> Option<usize> {
+        self.rows.iter().position(|c| c.id == info.id).or_else(|| {
+            self.rows.iter().position(|c| {
+                c.group == info.group && c.service == info.service && c.replica == info.replica
+            })
+        })
+    }
+
+    /// The running replicas (beyond the main containers) of these services: where a knob
+    /// must also go, by `docker exec`. One that is down gets it when it is back
+    /// ([`KnobRecord`](super::reapply::KnobRecord)).
+    pub fn replicas_of(&self, services: &[(Service, Mode)]) -> Vec<Target> {
+        self.rows
+            .iter()
+            .filter(|c| c.is_replica() && c.state == RunState::Running)
+            .filter(|c| {
+                services
+                    .iter()
+                    .any(|(s, m)| s.name() == c.service && c.group.as_str() == m.as_str())
+            })
+            .map(|c| Target {
+                id: c.id.clone(),
+                label: c.label(),
+            })
+            .collect()
     }
 
     pub fn remove(&mut self, id: &str) {
@@ -95,10 +126,10 @@ impl ContainerTable {
     }
 
     pub fn selected_index(&self) -> Option<usize> {
-        let (group, service) = self.selected.as_ref()?;
+        let (group, service, replica) = self.selected.as_ref()?;
         self.rows
             .iter()
-            .position(|c| c.group == *group && &c.service == service)
+            .position(|c| c.group == *group && &c.service == service && c.replica == *replica)
     }
 
     pub fn selected(&self) -> Option<&ContainerInfo> {
@@ -117,16 +148,21 @@ impl ContainerTable {
 
     pub fn select_index(&mut self, index: usize) {
         if let Some(c) = self.rows.get(index) {
-            self.selected = Some((c.group, c.service.clone()));
+            self.selected = Some((c.group, c.service.clone(), c.replica));
         }
     }
 
-    /// Selects a container by group and service; false when there is none.
+    /// Selects a service's main container by group and service; false when there is none.
     pub fn select(&mut self, group: Group, service: &str) -> bool {
+        self.select_replica(group, service, 1)
+    }
+
+    /// Selects one replica of a service (1: its main container); false when there is none.
+    pub fn select_replica(&mut self, group: Group, service: &str, replica: u32) -> bool {
         match self
             .rows
             .iter()
-            .position(|c| c.group == group && c.service == service)
+            .position(|c| c.group == group && c.service == service && c.replica == replica)
         {
             Some(i) => {
                 self.select_index(i);
@@ -138,8 +174,19 @@ impl ContainerTable {
 
     /// Keeps the remembered selection while its container exists; selects the first row when
     /// nothing was selected yet. A vanished selection is kept too (it comes back with the
-    /// container), but [`selected`](Self::selected) answers `None` meanwhile.
+    /// container), but [`selected`](Self::selected) answers `None` meanwhile, except for a
+    /// replica: scaled away, it does not come back, so its service's main container is
+    /// selected instead.
     fn fix_selection(&mut self) {
+        if let Some((group, service, replica)) = &mut self.selected
+            && *replica > 1
+            && !self
+                .rows
+                .iter()
+                .any(|c| c.group == *group && c.service == *service && c.replica == *replica)
+        {
+            *replica = 1;
+        }
         if self.selected.is_none() {
             self.select_index(0);
         }
@@ -211,6 +258,45 @@ mod tests {
         assert_eq!(t.rows()[0].usage, None);
         t.set_usage("async-email", usage);
         assert_eq!(t.rows()[0].usage, None, "late sample of a dead container");
+    }
+
+    fn replica(service: &str, n: u32) -> ContainerInfo {
+        let mut c = info(Group::Async, service, RunState::Running);
+        c.replica = n;
+        c.id = format!("async-{service}-{n}");
+        c.name = format!("ms-tui-{service}-async-replica-{}", n - 1);
+        c
+    }
+
+    #[test]
+    fn replicas_follow_their_service_and_are_selected_on_their_own() {
+        let mut t = ContainerTable::default();
+        t.replace(vec![
+            info(Group::Async, "search", RunState::Running),
+            replica("email", 3),
+            info(Group::Async, "email", RunState::Running),
+            replica("email", 2),
+        ]);
+        let labels: Vec<String> = t.rows().iter().map(|c| c.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "async/email",
+                "async/email#2",
+                "async/email#3",
+                "async/search"
+            ]
+        );
+        assert!(t.select_replica(Group::Async, "email", 2));
+        t.upsert(replica("email", 2));
+        assert_eq!(t.selected().map(|c| c.id.as_str()), Some("async-email-2"));
+        assert_eq!(t.rows().len(), 4, "a replica's update is not its main's");
+        t.remove("async-email-2");
+        assert_eq!(
+            t.selected().map(|c| c.label()),
+            Some("async/email".into()),
+            "scaled away: back on the main container"
+        );
     }
 
     #[test]

@@ -108,11 +108,17 @@ pub fn open_menu(state: &mut State) {
         state.notice = Some(Notice::error("no container selected"));
         return;
     };
-    state.prompt = Prompt::FaultMenu(FaultMenu {
-        target: FaultTarget {
+    // A replica row is its own target (`async/email#2`): the fault reaches that container.
+    let target = if c.is_replica() {
+        FaultTarget::replica_of(&c.service, c.replica)
+    } else {
+        FaultTarget {
             group: c.group.as_str().to_owned(),
             service: c.service.clone(),
-        },
+        }
+    };
+    state.prompt = Prompt::FaultMenu(FaultMenu {
+        target,
         choices: choices(c.group),
         cursor: 0,
         duration: DEFAULT_DURATION,

@@ -305,6 +305,7 @@ fn actions_knobs_and_load_keys_are_events_too() {
             applied: 2,
             of: 2,
             error: None,
+            effective: Vec::new(),
         }),
     );
     update(&mut s, key('l'));
@@ -347,4 +348,17 @@ fn t_toggles_the_chart_and_v_cycles_the_views() {
     assert_eq!(s.view, View::Operate);
     update(&mut s, key('v'));
     assert_eq!(s.view, View::Measure);
+}
+
+#[test]
+fn i_on_a_replica_row_aims_at_that_replica() {
+    let mut s = on_search(false);
+    let mut second = info(Group::Async, "email", RunState::Running);
+    second.replica = 2;
+    second.id = "async-email-2".into();
+    update(&mut s, Msg::Docker(DockerMsg::Upsert(second)));
+    assert!(s.containers.select_replica(Group::Async, "email", 2));
+    update(&mut s, key('i'));
+    assert_eq!(menu(&s).target, FaultTarget::replica_of("email", 2));
+    assert_eq!(menu(&s).target.label(), "async/email#2");
 }

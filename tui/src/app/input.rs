@@ -1,7 +1,7 @@
 //! Keys: a prompt takes them first (help, a confirmation, the fault menu, the experiment
 //! overlays, the filter), then the keymap's [`Intent`] acts on the focused pane or hands over
-//! to [`actions`] (containers, load), [`faultkeys`] (faults) and [`experimentkeys`]
-//! (experiments).
+//! to [`actions`] (containers, load), [`faultkeys`] (faults), [`experimentkeys`]
+//! (experiments) and [`scalekeys`] (replicas).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -11,6 +11,7 @@ use super::faultkeys;
 use super::keys::{Intent, intent};
 use super::logbuf::Scope;
 use super::msg::Command;
+use super::scalekeys;
 use super::state::{Notice, Pane, Prompt, State};
 use crate::docker::Group;
 
@@ -59,6 +60,7 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         }
         Prompt::ExperimentProgress => return experimentkeys::on_progress_key(state, key),
         Prompt::ConfirmStopExperiment => return experimentkeys::on_confirm_stop_key(state, key),
+        Prompt::ConfirmScale(request) => return scalekeys::on_confirm_key(state, request, key),
         Prompt::Verdict => {
             experimentkeys::on_verdict_key(state, key);
             return Vec::new();
@@ -127,6 +129,8 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
         Intent::Kill | Intent::StopStart | Intent::PauseUnpause | Intent::Restart => {
             return actions::on_action_key(state, intent);
         }
+        Intent::ScaleUp => return scalekeys::on_scale_key(state, true),
+        Intent::ScaleDown => return scalekeys::on_scale_key(state, false),
         Intent::FaultMenu => faultkeys::open_menu(state),
         Intent::Experiment => experimentkeys::open(state),
         Intent::RevertFaults => return faultkeys::revert_all(state),
@@ -145,7 +149,9 @@ fn on_intent(state: &mut State, intent: Intent) -> Vec<Command> {
             )));
         }
         Intent::Knob(knob) => {
-            let change = state.knobs.cycle(knob);
+            let mut change = state.knobs.cycle(knob, state.measure.selected);
+            change.replicas = state.containers.replicas_of(&change.services);
+            state.knob_record.note(&change);
             state.notice = Some(Notice::info(format!("{}…", change.label)));
             return vec![Command::Knob(change)];
         }

@@ -41,7 +41,7 @@ pub enum Intent {
     /// `+` / `-`: the load rate one step up or down.
     RateUp,
     RateDown,
-    /// `f`, `d`, `w`: the next value of a run-time knob.
+    /// `f`, `d`, `w`, `c`: the next value of a run-time knob.
     Knob(crate::admin::Knob),
     /// `i`: the fault menu on the selected container.
     FaultMenu,
@@ -53,6 +53,9 @@ pub enum Intent {
     NextView,
     /// `e`: the experiment picker, or the running experiment's progress.
     Experiment,
+    /// `]` / `[`: one consumer more / fewer for the selected async service.
+    ScaleUp,
+    ScaleDown,
 }
 
 /// The intent of a key in the normal (no prompt) mode.
@@ -89,11 +92,14 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('f') => Intent::Knob(crate::admin::Knob::FailureRate),
         KeyCode::Char('d') => Intent::Knob(crate::admin::Knob::EmailDelay),
         KeyCode::Char('w') => Intent::Knob(crate::admin::Knob::SyncLimit),
+        KeyCode::Char('c') => Intent::Knob(crate::admin::Knob::Concurrency),
         KeyCode::Char('i') => Intent::FaultMenu,
         KeyCode::Char('x') => Intent::RevertFaults,
         KeyCode::Char('t') => Intent::ToggleChart,
         KeyCode::Char('v') => Intent::NextView,
         KeyCode::Char('e') => Intent::Experiment,
+        KeyCode::Char(']') => Intent::ScaleUp,
+        KeyCode::Char('[') => Intent::ScaleDown,
         _ => return None,
     })
 }
@@ -156,6 +162,14 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
                 "w",
                 "sync worker limit: off → 10 → 40 in flight per sync service",
             ),
+            (
+                "c",
+                "consumer concurrency: 16 → 128 → 1 on the scenario's async consumers",
+            ),
+            (
+                "",
+                "a restarted service gets the knobs set here again (the log says which)",
+            ),
         ],
     ),
     (
@@ -166,8 +180,12 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("p", "pause (frozen: connected but silent), or unpause"),
             ("r", "restart"),
             (
+                "] [",
+                "async service: one consumer replica more / fewer (rows └ #2 …)",
+            ),
+            (
                 "",
-                "kill, stop, pause and restart ask y/n first, except with --demo",
+                "kill, stop, pause, restart and [ ask y/n first, except with --demo",
             ),
         ],
     ),
@@ -236,6 +254,18 @@ mod tests {
         assert_eq!(intent(key(KeyCode::Char('t'))), Some(Intent::ToggleChart));
         assert_eq!(intent(key(KeyCode::Char('v'))), Some(Intent::NextView));
         assert_eq!(intent(key(KeyCode::Char('e'))), Some(Intent::Experiment));
+    }
+
+    #[test]
+    fn c_turns_the_concurrency_and_ctrl_c_still_quits() {
+        assert_eq!(
+            intent(key(KeyCode::Char('c'))),
+            Some(Intent::Knob(crate::admin::Knob::Concurrency))
+        );
+        assert_eq!(
+            intent(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Intent::Quit)
+        );
     }
 
     #[test]

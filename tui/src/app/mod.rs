@@ -20,6 +20,9 @@
 //! - [`faultboard`]: the active faults as the panel shows them.
 //! - [`views`]: the full-screen views of a small terminal (`v`).
 //! - [`containers`]: the containers table and its selection.
+//! - [`reapply`]: what the knob keys set per service, given back to a restarted one (and to
+//!   a new replica).
+//! - [`scalekeys`] (`]`, `[`) and the [`scale_worker`] that runs `stack::scale`.
 //! - [`logbuf`]: the bounded log ring and the logs pane's filter and scroll position.
 //! - [`measure`]: the scenario selection, load rate, latency and queue figures.
 //! - [`run`](mod@run): the loop — terminal, workers, channels, frame timer.
@@ -38,7 +41,10 @@ pub mod keys;
 pub mod logbuf;
 pub mod measure;
 pub mod msg;
+pub mod reapply;
 pub mod run;
+pub mod scale_worker;
+pub mod scalekeys;
 pub mod series;
 pub mod state;
 pub mod update;

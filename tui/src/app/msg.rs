@@ -10,6 +10,7 @@
 use crossterm::event::KeyEvent;
 
 use super::experiment_worker::{ExperimentCommand, ExperimentMsg};
+use super::scale_worker::{ScaleMsg, ScaleRequest};
 use crate::admin::{KnobChange, KnobOutcome};
 use crate::broker::BrokerMsg;
 use crate::docker::{Action, DockerMsg, Target};
@@ -39,6 +40,8 @@ pub enum Msg {
     Fault(FaultMsg),
     /// An experiment's progress, verdict, or why it did not run.
     Experiment(ExperimentMsg),
+    /// How a scale went.
+    Scale(ScaleMsg),
     /// The wall clock, once a second from the app task: events are stamped with it, time
     /// left counts down and the charts move on. `update` reads no clock of its own.
     Clock(std::time::SystemTime),
@@ -76,6 +79,12 @@ impl From<ExperimentMsg> for Msg {
     }
 }
 
+impl From<ScaleMsg> for Msg {
+    fn from(msg: ScaleMsg) -> Msg {
+        Msg::Scale(msg)
+    }
+}
+
 impl From<KnobOutcome> for Msg {
     fn from(outcome: KnobOutcome) -> Msg {
         Msg::Knob(outcome)
@@ -98,4 +107,6 @@ pub enum Command {
     Fault(FaultCommand),
     /// Start or stop an experiment (the experiment worker).
     Experiment(ExperimentCommand),
+    /// Scale an async service's consumers (the scale worker).
+    Scale(ScaleRequest),
 }

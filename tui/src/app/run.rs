@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::experiment_worker::{self, ExperimentCommand, ExperimentMsg};
 use super::msg::{Command, Msg};
+use super::scale_worker::{self, ScaleMsg, ScaleRequest};
 use super::state::{Notice, State};
 use super::update::update;
 use crate::admin::{self, AdminSettings, KnobChange};
@@ -72,6 +73,7 @@ struct Workers {
     admin: mpsc::Sender<KnobChange>,
     faults: mpsc::Sender<FaultCommand>,
     experiments: mpsc::Sender<ExperimentCommand>,
+    scale: mpsc::Sender<ScaleRequest>,
 }
 
 /// Runs the control room until `q`, Ctrl-C, SIGTERM or SIGHUP. `notice` is shown in the
@@ -99,6 +101,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         },
         to_app.clone(),
     );
+    let (to_scale, scale_worker) = scale_worker::spawn(options.stack.clone(), to_app.clone());
     let (to_queues, broker_worker) = broker::spawn(options.broker.clone(), to_app);
     let workers = Workers {
         docker: to_docker,
@@ -107,6 +110,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
         admin: to_admin,
         faults: to_faults,
         experiments: to_experiments,
+        scale: to_scale,
     };
     let mut terminal = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -199,6 +203,7 @@ pub async fn run(options: Options, notice: Option<String>) -> anyhow::Result<()>
     telemetry_worker.abort();
     broker_worker.abort();
     admin_worker.abort();
+    scale_worker.abort();
     info!("control room closed; {}", timing.summary());
     outcome
 }
@@ -269,6 +274,16 @@ fn apply(state: &mut State, msg: Msg, workers: &Workers) {
                             ));
                         }
                     }
+                }
+            }
+            Command::Scale(request) => {
+                if let Err(e) = workers.scale.try_send(request) {
+                    warn!("scale worker: {request:?} not sent ({e})");
+                    let refused = ScaleMsg {
+                        request,
+                        result: Err("the scale worker is busy; try again".into()),
+                    };
+                    update(state, refused.into());
                 }
             }
             Command::Docker { target, action } => {

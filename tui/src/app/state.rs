@@ -32,6 +32,8 @@ pub struct State {
     pub measure: Measure,
     /// The run-time knobs as last asked for.
     pub knobs: crate::admin::Knobs,
+    /// What the keys set on each service, re-applied when one restarts.
+    pub knob_record: super::reapply::KnobRecord,
     /// The wall clock as the last [`Msg::Clock`](super::msg::Msg) told it: what events are
     /// stamped with, where the charts end and what time left counts down from.
     pub now: SystemTime,
@@ -56,6 +58,8 @@ pub struct State {
     /// Actions sent to the worker and not answered yet, by container id (the table shows
     /// "killing…" meanwhile, and a second key on the same container waits).
     pub in_flight: Vec<(String, Action)>,
+    /// The scale sent to the scale worker and not answered yet (one at a time).
+    pub scaling: Option<super::scale_worker::ScaleRequest>,
     /// The terminal's size in cells.
     pub size: (u16, u16),
     /// Rows of text in the logs pane at that size (from [`Msg::LogPage`](super::msg::Msg)):
@@ -76,6 +80,7 @@ impl State {
             logs: LogView::default(),
             measure: Measure::default(),
             knobs: crate::admin::Knobs::default(),
+            knob_record: super::reapply::KnobRecord::default(),
             now: SystemTime::UNIX_EPOCH,
             events: Events::default(),
             series: Series::default(),
@@ -87,6 +92,7 @@ impl State {
             prompt: Prompt::None,
             notice: None,
             in_flight: Vec::new(),
+            scaling: None,
             size: (80, 24),
             log_page: DEFAULT_LOG_PAGE,
             quit: false,
@@ -175,6 +181,8 @@ pub enum Prompt {
     ExperimentProgress,
     /// "Stop experiment showdown? y/n".
     ConfirmStopExperiment,
+    /// "Scale down async/email to 1 consumer? y/n".
+    ConfirmScale(super::scale_worker::ScaleRequest),
     /// The last experiment's verdict, as it ended.
     Verdict,
     /// Typing a `/` filter; it applies as you type.

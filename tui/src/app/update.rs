@@ -26,10 +26,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.log_page = rows.max(1);
             Vec::new()
         }
-        Msg::Docker(docker) => {
-            on_docker(state, docker);
-            Vec::new()
-        }
+        Msg::Docker(docker) => on_docker(state, docker),
         Msg::Load(load) => {
             on_load(state, load);
             Vec::new()
@@ -46,6 +43,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             super::experiment::on_msg(state, msg);
             Vec::new()
         }
+        Msg::Scale(msg) => {
+            super::scalekeys::on_msg(state, msg);
+            Vec::new()
+        }
         Msg::Clock(now) => {
             state.now = now;
             Vec::new()
@@ -54,15 +55,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             if outcome.applied > 0 {
                 state.record(EventKind::Knob, outcome.label.clone());
             }
+            state.knobs.on_effective(&outcome.effective);
+            let text = outcome.describe();
             state.notice = Some(match outcome.error {
-                None => Notice::info(format!(
-                    "{}: applied on {}/{} services",
-                    outcome.label, outcome.applied, outcome.of
-                )),
-                Some(e) => Notice::error(format!(
-                    "{}: applied on {}/{} services ({e})",
-                    outcome.label, outcome.applied, outcome.of
-                )),
+                None => Notice::info(text),
+                Some(_) => Notice::error(text),
             });
             Vec::new()
         }
@@ -118,7 +115,9 @@ fn on_load(state: &mut State, msg: LoadMsg) {
     }
 }
 
-fn on_docker(state: &mut State, msg: DockerMsg) {
+/// A container's new state may also call for its knobs back ([`KnobRecord`](super::reapply::KnobRecord)).
+fn on_docker(state: &mut State, msg: DockerMsg) -> Vec<Command> {
+    let mut commands = Vec::new();
     match msg {
         DockerMsg::Connected { version } => state.docker = DockerStatus::Connected { version },
         DockerMsg::Unreachable { error, retry_in } => {
@@ -127,8 +126,25 @@ fn on_docker(state: &mut State, msg: DockerMsg) {
             state.containers.clear_usage();
             state.in_flight.clear();
         }
-        DockerMsg::Snapshot(rows) => state.containers.replace(rows),
-        DockerMsg::Upsert(info) => state.containers.upsert(info),
+        DockerMsg::Snapshot(rows) => {
+            // A container that restarted while the engine was out of reach shows it here
+            // (a new id, more restarts); one the table never had is nobody's restart.
+            for row in &rows {
+                if let Some(before) = state.containers.find(row)
+                    && let Some(change) = state.knob_record.on_container(Some(before), row)
+                {
+                    commands.push(Command::Knob(change));
+                }
+            }
+            state.containers.replace(rows);
+        }
+        DockerMsg::Upsert(info) => {
+            let before = state.containers.find(&info);
+            if let Some(change) = state.knob_record.on_container(before, &info) {
+                commands.push(Command::Knob(change));
+            }
+            state.containers.upsert(info);
+        }
         DockerMsg::Removed { id } => state.containers.remove(&id),
         DockerMsg::Stats {
             id,
@@ -164,6 +180,7 @@ fn on_docker(state: &mut State, msg: DockerMsg) {
             });
         }
     }
+    commands
 }
 
 /// The panel takes every report; a fault made, ended or failed is also an event (and a

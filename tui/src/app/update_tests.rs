@@ -377,8 +377,273 @@ fn knob_keys_send_the_change_and_show_the_outcome() {
             applied: 1,
             of: 2,
             error: Some("async/payment: not reachable".into()),
+            effective: Vec::new(),
         }),
     );
     let notice = s.notice.clone().unwrap();
     assert!(notice.error && notice.text.contains("1/2"), "{notice:?}");
+}
+
+#[test]
+fn c_turns_the_concurrency_of_the_selected_scenarios_consumers() {
+    let mut s = connected(false, stack());
+    update(&mut s, key('3'));
+    let cmds = update(&mut s, key('c'));
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    use common::Mode;
+    use common::scenario::Service;
+    assert_eq!(
+        change.services,
+        [
+            (Service::Analytics, Mode::Async),
+            (Service::Search, Mode::Async),
+            (Service::Cache, Mode::Async)
+        ]
+    );
+    assert_eq!(
+        change.patch,
+        serde_json::json!({"consumer_concurrency": 128})
+    );
+    assert!(
+        s.knob_record
+            .of(Service::Search, Mode::Async)
+            .is_some_and(|k| k.len() == 1),
+        "recorded for the re-apply"
+    );
+    update(&mut s, key('1'));
+    let cmds = update(&mut s, key('c'));
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.services == [(Service::Email, Mode::Async)]),
+        "{cmds:?}"
+    );
+    assert!(s.knobs.describe().contains("email 128"));
+}
+
+#[test]
+fn s4s_worker_staying_at_one_is_what_the_status_says() {
+    use common::scenario::Service;
+    let mut s = connected(false, stack());
+    update(&mut s, key('4'));
+    let cmds = update(&mut s, key('c'));
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    update(
+        &mut s,
+        Msg::Knob(crate::admin::KnobOutcome {
+            label: change.label.clone(),
+            applied: 1,
+            of: 1,
+            error: None,
+            effective: vec![(Service::Report, 1)],
+        }),
+    );
+    assert!(s.knobs.describe().contains("report 1 (asked 128)"));
+    let notice = s.notice.clone().unwrap();
+    assert!(
+        notice.text.contains("async/report runs 1 at once"),
+        "{notice:?}"
+    );
+}
+
+#[test]
+fn a_restarted_service_gets_exactly_the_knobs_set_on_it_back() {
+    use crate::docker::Health;
+    let mut s = connected(false, stack());
+    update(&mut s, key('1'));
+    update(&mut s, key('c'));
+    update(&mut s, key('d'));
+    let mut dead = info(Group::Async, "email", RunState::Exited(137));
+    dead.health = Health::Unhealthy;
+    assert!(update(&mut s, Msg::Docker(DockerMsg::Upsert(dead))).is_empty());
+    let mut starting = info(Group::Async, "email", RunState::Running);
+    starting.health = Health::Starting;
+    assert!(update(&mut s, Msg::Docker(DockerMsg::Upsert(starting))).is_empty());
+    let cmds = update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Async,
+            "email",
+            RunState::Running,
+        ))),
+    );
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert!(change.reapply);
+    assert_eq!(
+        change.patch,
+        serde_json::json!({"consumer_concurrency": 128, "email_delay_ms": 100})
+    );
+    assert_eq!(
+        change.label,
+        "email-async restarted: re-applied consumer_concurrency=128, email_delay_ms=100"
+    );
+    // The sync e-mail service restarting gets the delay only (the concurrency was async's).
+    update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Sync,
+            "email",
+            RunState::Exited(0),
+        ))),
+    );
+    let cmds = update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(info(
+            Group::Sync,
+            "email",
+            RunState::Running,
+        ))),
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.patch == serde_json::json!({"email_delay_ms": 100})),
+        "{cmds:?}"
+    );
+}
+
+fn replica_of(service: &str, n: u32) -> ContainerInfo {
+    let mut c = info(Group::Async, service, RunState::Running);
+    c.replica = n;
+    c.id = format!("async-{service}-{n}");
+    c
+}
+
+#[test]
+fn bracket_keys_scale_the_selected_async_service_and_scaling_down_asks() {
+    use super::super::scale_worker::{ScaleMsg, ScaleRequest};
+    use common::scenario::Service;
+    let mut s = connected(false, stack());
+    select(&mut s, Group::Async, "email");
+    let up = ScaleRequest {
+        service: Service::Email,
+        replicas: 2,
+    };
+    assert_eq!(update(&mut s, key(']')), [Command::Scale(up)]);
+    assert_eq!(s.scaling, Some(up));
+    assert!(update(&mut s, key(']')).is_empty(), "one scale at a time");
+    assert!(s.notice.as_ref().is_some_and(|n| n.error));
+    update(
+        &mut s,
+        Msg::Scale(ScaleMsg {
+            request: up,
+            result: Ok(()),
+        }),
+    );
+    assert_eq!(s.scaling, None);
+    update(
+        &mut s,
+        Msg::Docker(DockerMsg::Upsert(replica_of("email", 2))),
+    );
+
+    let down = ScaleRequest {
+        service: Service::Email,
+        replicas: 1,
+    };
+    assert!(update(&mut s, key('[')).is_empty());
+    assert_eq!(s.prompt, Prompt::ConfirmScale(down));
+    assert!(
+        update(&mut s, key('x')).is_empty(),
+        "a stray key answers nothing"
+    );
+    assert_eq!(update(&mut s, key('y')), [Command::Scale(down)]);
+    update(
+        &mut s,
+        Msg::Scale(ScaleMsg {
+            request: down,
+            result: Err("compose: no such service".into()),
+        }),
+    );
+    let notice = s.notice.clone().unwrap();
+    assert!(
+        notice.error && notice.text.contains("FAILED") && notice.text.contains("no such service"),
+        "{notice:?}"
+    );
+
+    let mut demo = connected(true, stack());
+    demo.containers.upsert(replica_of("email", 2));
+    select(&mut demo, Group::Async, "email");
+    assert_eq!(
+        update(&mut demo, key('[')),
+        [Command::Scale(down)],
+        "--demo"
+    );
+}
+
+#[test]
+fn what_does_not_scale_says_so() {
+    let mut s = connected(false, stack());
+    select(&mut s, Group::Async, "email");
+    assert!(
+        update(&mut s, key('[')).is_empty(),
+        "one consumer: nothing to remove"
+    );
+    assert!(
+        s.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("runs one consumer"))
+    );
+    for (group, service) in [(Group::Sync, "email"), (Group::Infra, "rabbitmq")] {
+        select(&mut s, group, service);
+        assert!(update(&mut s, key(']')).is_empty());
+        let notice = s.notice.clone().unwrap();
+        assert!(
+            notice.error && notice.text.contains("does not scale"),
+            "{notice:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replica_row_is_its_own_target_and_knobs_reach_it() {
+    use common::scenario::Service;
+    let mut rows = stack();
+    rows.push(replica_of("email", 2));
+    let mut s = connected(false, rows);
+    assert!(s.containers.select_replica(Group::Async, "email", 2));
+    update(&mut s, key('k'));
+    assert!(matches!(
+        &s.prompt,
+        Prompt::Confirm { target, action: Action::Kill }
+            if target.id == "async-email-2" && target.label == "async/email#2"
+    ));
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('1'));
+    let cmds = update(&mut s, key('c'));
+    let [Command::Knob(change)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(change.services, [(Service::Email, common::Mode::Async)]);
+    assert_eq!(
+        change.replicas,
+        [Target {
+            id: "async-email-2".into(),
+            label: "async/email#2".into()
+        }]
+    );
+}
+
+#[test]
+fn a_restart_while_docker_was_unreachable_shows_in_the_next_snapshot() {
+    let mut s = connected(false, stack());
+    update(&mut s, key('1'));
+    update(&mut s, key('c'));
+    let mut rows = stack();
+    for r in &mut rows {
+        if r.label() == "async/email" {
+            r.id = "recreated".into();
+        }
+    }
+    let cmds = update(&mut s, Msg::Docker(DockerMsg::Snapshot(rows.clone())));
+    assert!(
+        matches!(cmds.as_slice(), [Command::Knob(c)] if c.reapply
+            && c.patch == serde_json::json!({"consumer_concurrency": 128})),
+        "{cmds:?}"
+    );
+    assert!(
+        update(&mut s, Msg::Docker(DockerMsg::Snapshot(rows))).is_empty(),
+        "the same snapshot again is no restart"
+    );
 }

@@ -1,5 +1,6 @@
 //! The containers pane: the project's containers grouped sync / async / infra, with state,
-//! health, CPU, memory and restarts; the selected row is what `k` `s` `p` `r` act on.
+//! health, CPU, memory and restarts; a service's replicas indented under it (`└ #2`), each
+//! with its own figures. The selected row is what `k` `s` `p` `r` `i` act on.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -79,11 +80,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 Some(u) => (theme::percent(u.cpu_percent), theme::bytes(u.mem_bytes)),
                 None => ("—".into(), "—".into()),
             };
+            // A replica is named by its number under its service: the name is the row above.
+            let name = if c.is_replica() {
+                format!(" └ #{}", c.replica)
+            } else {
+                c.service.clone()
+            };
             rows.push(Row::new(vec![
-                Line::styled(
-                    c.service.clone(),
-                    Style::new().fg(theme::service_color(&c.service)),
-                ),
+                Line::styled(name, Style::new().fg(theme::service_color(&c.service))),
                 Line::styled(state_text, state_style),
                 Line::styled(health, health_style),
                 Line::from(cpu).right_aligned(),

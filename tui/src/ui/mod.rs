@@ -73,6 +73,16 @@ pub fn view(state: &State, frame: &mut Frame) {
                 experiment::draw_verdict(frame, screen, finished);
             }
         }
+        Prompt::ConfirmScale(request) => confirm::draw_question(
+            frame,
+            screen,
+            "Scale down",
+            &format!("async/{} to {}", request.service, request.describe()),
+            &format!(
+                "Replica #{} is removed; what it holds unacked goes back to the queue.",
+                request.replicas + 1
+            ),
+        ),
         Prompt::None | Prompt::Filter { .. } => {}
     }
 }

@@ -48,6 +48,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(span);
     }
+    if let Some(scaling) = &state.scaling {
+        spans.push(Span::styled(" │ ", theme::dim()));
+        spans.push(Span::styled(
+            format!(
+                "scaling async/{} to {}…",
+                scaling.service,
+                scaling.describe()
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(id) = state.measure.loading {
         spans.push(Span::styled(" │ ", theme::dim()));
         spans.push(Span::styled(

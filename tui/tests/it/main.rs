@@ -14,7 +14,8 @@
 //!   `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `stack_scale` (`ms-tui scale`: replicas of a consumer), `ui_docker_engine` (the
 //!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
-//!   `ui_e2e_faults` (faults from the keyboard, in tmux) and `ui_e2e_experiment` (showdown
+//!   `ui_e2e_faults` (faults from the keyboard, in tmux), `ui_e2e_knobs` (`c` and its
+//!   re-apply after a restart, in tmux) and `ui_e2e_experiment` (showdown
 //!   picked with `e` and run to its verdict, in tmux).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -55,5 +56,7 @@ mod ui_docker_engine;
 mod ui_e2e_experiment;
 #[cfg(feature = "stack-tests")]
 mod ui_e2e_faults;
+#[cfg(feature = "stack-tests")]
+mod ui_e2e_knobs;
 #[cfg(feature = "stack-tests")]
 mod ui_e2e_tmux;

@@ -58,3 +58,24 @@ fn empty_project_and_waiting() {
     waiting.docker = DockerStatus::Connecting;
     insta::assert_snapshot!("waiting_for_docker", pane(&waiting, 55, 6));
 }
+
+/// Async email scaled to three consumers: its two replicas indented under it, each with its
+/// own state and health (one still starting), the second replica selected.
+#[test]
+fn replicas_grouped_under_their_service() {
+    use ms_tui::docker::{Health, RunState};
+    let mut rows = stack_rows();
+    for n in [2u32, 3] {
+        let mut r = row(Group::Async, "email", RunState::Running, Health::Healthy);
+        r.replica = n;
+        r.id = format!("async-email-{n}");
+        r.name = format!("ms-tui-email-async-replica-{}", n - 1);
+        if n == 3 {
+            r.health = Health::Starting;
+        }
+        rows.push(r);
+    }
+    let mut s = connected(rows);
+    assert!(s.containers.select_replica(Group::Async, "email", 2));
+    insta::assert_snapshot!(pane(&s, 55, 32));
+}

@@ -142,7 +142,10 @@ impl Drop for ResetFailureRate {
             failure_rate: 0.0,
             ..Default::default()
         };
-        let change = knobs.cycle(ms_tui::admin::Knob::FailureRate);
+        let change = knobs.cycle(
+            ms_tui::admin::Knob::FailureRate,
+            common::scenario::ScenarioId::S5,
+        );
         let http = reqwest::Client::new();
         let _ = runtime.block_on(ms_tui::admin::apply(&http, &settings, change));
     }

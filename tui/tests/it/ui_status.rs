@@ -83,3 +83,30 @@ fn broker_down() {
     }
     insta::assert_snapshot!(line(&connected(rows)));
 }
+
+#[test]
+fn the_consumer_concurrency_in_force_and_what_report_runs_with() {
+    use common::scenario::Service;
+    use ms_tui::admin::KnobOutcome;
+    use ms_tui::app::msg::Msg;
+    let mut s = running_stack();
+    press(&mut s, KeyCode::Char('1'));
+    press(&mut s, KeyCode::Char('c'));
+    press(&mut s, KeyCode::Char('4'));
+    press(&mut s, KeyCode::Char('c'));
+    ms_tui::app::update::update(
+        &mut s,
+        Msg::Knob(KnobOutcome {
+            label: "consumer concurrency 128 on S4 (report)".into(),
+            applied: 1,
+            of: 1,
+            error: None,
+            effective: vec![(Service::Report, 1)],
+        }),
+    );
+    insta::assert_snapshot!(
+        render(180, 1, |frame, area| draw(frame, area, &s))
+            .backend()
+            .to_string()
+    );
+}

@@ -107,6 +107,7 @@ fn s3_story() -> State {
                     applied: 2,
                     of: 2,
                     error: None,
+                    effective: Vec::new(),
                 }),
             ),
             130 => {
