@@ -39,6 +39,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// turning 503 within ~15 s; lapin's default of 60 s would take two minutes. A URL that sets
 /// `heartbeat=` itself keeps its value.
 const HEARTBEAT_S: u16 = 5;
+/// The largest AMQP frame we accept (the lower of ours and the broker's wins). lapin keeps a
+/// read and a write buffer of 32 frames per connection, zero-filled at once: at RabbitMQ's
+/// 128 KiB that was 8 MiB of every service's idle memory (measured with heaptrack: two
+/// 4 MiB buffers). Our messages are JSON of a few hundred bytes; a larger one is split into
+/// frames, so 16 KiB costs nothing but those megabytes (1 MiB per connection now).
+const FRAME_MAX: u32 = 16 * 1024;
 
 /// Why a message was not accepted by the broker. Every variant means "nothing was stored".
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +65,13 @@ pub enum PublishError {
 #[derive(Clone)]
 pub struct Link {
     pub connection: Arc<Connection>,
+    /// In confirm mode: every business event waits for the broker's confirm.
     publisher: Channel,
+    /// Not in confirm mode, for what nobody waits on (telemetry). On a confirm channel lapin
+    /// keeps each dropped, not yet confirmed `PublisherConfirm` until `wait_for_confirms`,
+    /// which nothing calls: one completion event per delivery grew analytics by ~400 B a
+    /// click (35 MiB over 88,000 clicks, measured), and the memory never came back.
+    unconfirmed: Channel,
 }
 
 impl Link {
@@ -252,8 +264,10 @@ impl Broker {
     /// Publishes without waiting for a confirm; for telemetry, which may be lost.
     pub async fn publish_unconfirmed(&self, msg: Outgoing<'_>) -> Result<(), PublishError> {
         let link = self.live_link()?;
-        let confirm = link
-            .publisher
+        // Outside confirm mode the confirm is ready at once (`NotRequested`): dropping it
+        // leaves nothing behind.
+        let _not_requested = link
+            .unconfirmed
             .basic_publish(
                 msg.exchange.into(),
                 msg.routing_key.as_ref().into(),
@@ -262,8 +276,6 @@ impl Broker {
                 msg.properties(),
             )
             .await?;
-        // Nobody waits for this confirm.
-        drop(confirm);
         Ok(())
     }
 }
@@ -344,6 +356,7 @@ async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
     let connection = match url.parse::<AMQPUri>() {
         Ok(mut uri) => {
             uri.query.heartbeat.get_or_insert(HEARTBEAT_S);
+            uri.query.frame_max.get_or_insert(FRAME_MAX);
             Connection::connect_uri(uri, props).await?
         }
         // Let lapin refuse the malformed URL in its own words.
@@ -356,8 +369,10 @@ async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
     publisher
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
+    let unconfirmed = connection.create_channel().await?;
     Ok(Link {
         connection: Arc::new(connection),
         publisher,
+        unconfirmed,
     })
 }
