@@ -43,8 +43,9 @@ reset() { curl -fsS -X POST -H "Authorization: Bearer $TOKEN" "127.0.0.1:$1/admi
 sent_emails() {
     curl -fsS "127.0.0.1:$EMAIL_ASYNC/emails?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'
 }
-container() { docker ps -q --filter label=ms-tui.project=ms-tui --filter "label=ms-tui.service=$1" \
-    --filter "label=ms-tui.mode=$2" --filter label=ms-tui.replica!=true | head -1; }
+# A service's main container (compose names replicas `<service>-<mode>-replica`).
+container() { docker ps -q --filter label=ms-tui.project=ms-tui \
+    --filter "label=com.docker.compose.service=$1${2:+-$2}" | head -1; }
 mem_mib() { # container -> MiB without page cache, as docker stats shows it
     docker stats --no-stream --format '{{.MemUsage}}' "$1" | python3 -c '
 import re,sys
@@ -96,8 +97,7 @@ part_replicas() {
     say "replicas: two e-mail consumers at consumer_concurrency 128, $N registrations"
     "$MS_TUI" scale email 2
     local replica
-    replica=$(docker ps -q --filter label=ms-tui.project=ms-tui --filter label=ms-tui.service=email \
-        --filter label=ms-tui.mode=async --filter label=ms-tui.replica=true | head -1)
+    replica=$(container email async-replica)
     drain_rate "2 replicas" "$(container email async)" "$replica"
     "$MS_TUI" scale email 1
     admin_put "$EMAIL_ASYNC" '{"consumer_concurrency":16}'
@@ -133,7 +133,8 @@ part_memory() {
     say "memory: every service idle (a minute after the load):"
     sleep 60
     docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' \
-        $(docker ps -q --filter label=ms-tui.project=ms-tui --filter label=ms-tui.mode!=infra) | sort
+        $(docker ps -q --filter label=ms-tui.project=ms-tui --filter label=ms-tui.mode=sync) \
+        $(docker ps -q --filter label=ms-tui.project=ms-tui --filter label=ms-tui.mode=async) | sort
 }
 
 part_s6() {
@@ -162,7 +163,7 @@ print("[bench-completion] s2 1,000/s: achieved %.0f req/s, ack p50 %.2f ms, p99 
       % (r["achieved_rate"], r["p50_ms"], r["p99_ms"], r["expected"], r["answers"]), flush=True)
 PY
     # What the 10 s left for the payment consumers (2 s each) is purged: the stack idles again.
-    docker exec "$(container rabbitmq infra)" rabbitmqctl purge_queue payment_initiated_queue >/dev/null 2>&1 || true
+    docker exec "$(container rabbitmq)" rabbitmqctl purge_queue payment_initiated_queue >/dev/null 2>&1 || true
 }
 
 for part in "${PARTS[@]}"; do
