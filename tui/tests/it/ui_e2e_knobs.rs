@@ -83,14 +83,24 @@ impl Drop for ResetEmail {
             .stderr(Stdio::null())
             .status();
         let http = reqwest::Client::new();
-        for (field, value) in [
-            (admin::EMAIL_DELAY_FIELD, json!(admin::EMAIL_DELAYS_MS[0])),
-            (admin::CONCURRENCY_FIELD, json!(admin::CONCURRENCIES[0])),
+        // `d` sets the e-mail delay in both modes (the comparison stays fair): both go back,
+        // or the next test's sync S1 answers in 100 ms instead of 500.
+        for (field, value, services) in [
+            (
+                admin::EMAIL_DELAY_FIELD,
+                json!(admin::EMAIL_DELAYS_MS[0]),
+                vec![EMAIL, (Service::Email, Mode::Sync)],
+            ),
+            (
+                admin::CONCURRENCY_FIELD,
+                json!(admin::CONCURRENCIES[0]),
+                vec![EMAIL],
+            ),
         ] {
             let change = KnobChange {
                 label: "reset".into(),
                 patch: json!({ field: value }),
-                services: vec![EMAIL],
+                services,
                 replicas: Vec::new(),
                 queues: &[],
                 reapply: false,
