@@ -15,8 +15,8 @@ set -euo pipefail
 
 # PostgreSQL 15 and RabbitMQ: scripts/test-infra.sh runs private instances of both; psql
 # (with postgresql) and curl: its probes, and the tests drop their databases and vhosts with
-# them; procps: its process checks.
-PACKAGES=(postgresql postgresql-15 rabbitmq-server curl procps ca-certificates)
+# them; procps: its process checks; python3-venv: the PyPI tools of scripts/python-tools.sh.
+PACKAGES=(postgresql postgresql-15 rabbitmq-server curl procps ca-certificates python3-venv)
 # The stack (docker-compose v1, mmdebstrap for the offline images) and tmux, in which the
 # end-to-end test drives the real ms-tui.
 STACK_PACKAGES=(docker.io docker-compose mmdebstrap tmux)

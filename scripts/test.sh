@@ -24,8 +24,9 @@
 #  3. the Docker stack, when MS_TEST_STACK=1 (otherwise the script says loudly that it did
 #             not run; .ci/run sets it, and MS_TEST_STACK_START_BY, a Unix time after which
 #             the phase is skipped, loudly, rather than run CI past its limit on a slow
-#             machine): `ms-tui up --offline --build` (the very code users run), then the
-#             tests that drive it, one at a time (they stop and kill its containers): the
+#             machine): `ms-tui up --offline --build` (the very code users run), then
+#             scripts/fuzz.sh (schemathesis from every service's OpenAPI spec, ≤ 8 min), then
+#             the tests that drive it, one at a time (they stop and kill its containers): the
 #             seed READMEs on both port ranges and the gateway, outages, the control room
 #             against the real engine and in tmux; then `ms-tui down`
 #             (MS_TEST_KEEP_STACK=1 leaves it up).
@@ -160,6 +161,12 @@ stack_up=1
 export MS_SERVICE_BINARY=target/debug/ms-service
 if "$MS_TUI" up --offline --build --timeout 600; then
     export MS_STACK_ROOT=$PWD
+    # First, while every service is fresh and healthy (the tests below kill and stop them):
+    # any 5xx is then a bug, not an outage.
+    fuzz_status=0
+    bash scripts/fuzz.sh || fuzz_status=$?
+    phase "phase 3: the fuzz run from the OpenAPI specs exited with status $fuzz_status"
+    [ "$fuzz_status" = 0 ] || status=$fuzz_status
     stack_status=0
     # Same packages and features as the build: nothing is compiled again.
     RUST_TEST_THREADS=1 cargo test --workspace --locked "${FEATURES[@]}" --no-fail-fast \
