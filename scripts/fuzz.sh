@@ -51,7 +51,7 @@ die() { printf '[fuzz] ERROR: %s\n' "$*" >&2; exit 1; }
 TOKEN=$(sed -n 's/^MS_ADMIN_TOKEN=//p' compose/.env)
 [ -n "$TOKEN" ] || die "compose/.env has no MS_ADMIN_TOKEN"
 SCHEMATHESIS=$(ensure_python_tool schemathesis 'schemathesis==4.32.5')
-OUT=target/fuzz
+OUT=$PWD/target/fuzz
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -93,6 +93,8 @@ export SCHEMATHESIS_HOOKS=checks PYTHONPATH=$PWD/scripts/fuzz MS_FUZZ_ADMIN_TOKE
 # One service: both runs, their console output in OUT/PORT.log; non-zero if either failed.
 fuzz_one() { # port
     local port=$1 status=0
+    # schemathesis and Hypothesis keep their caches in the working directory: not the repo's.
+    cd "$OUT"
     local common=(--max-examples "$EXAMPLES" --checks "$CHECKS" --workers 2 --seed 1
                   --request-timeout 10 --no-color --suppress-health-check all
                   --url "http://127.0.0.1:$port")
