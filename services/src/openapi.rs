@@ -98,13 +98,14 @@ fn add_layer_errors(operation: &mut Operation, kind: Kind) {
             .or_insert_with(|| error(description));
     };
     if has_body {
-        add("413", "the body is larger than MS_MAX_BODY_BYTES");
         add(
             "422",
             "the body is not valid JSON of this schema (FastAPI's list)",
         );
     }
+    // A raw body's limit is axum's own, in plain text: those handlers document their 413.
     if json_body {
+        add("413", "the body is larger than MS_MAX_BODY_BYTES");
         add("415", "the body is not `content-type: application/json`");
     }
     if has_params {

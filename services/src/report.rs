@@ -136,6 +136,7 @@ fn parse_request(body: &Bytes) -> Result<ReportRequest, ApiError> {
 #[utoipa::path(post, path = "/generate_report", tag = "report",
     request_body(content = Option<ReportRequest>, description = "optional; read whatever its content type"), responses(
     (status = 200, description = "`{status: completed, report_type, report_hash, computation_time_seconds, iterations, timestamp}`", body = Object),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES (axum's plain text)"),
     (status = 422, description = "not a report request, or a bad report_type", body = ErrorEnvelope),
 ))]
 async fn generate_sync(State(ctx): State<Ctx>, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -162,6 +163,7 @@ async fn generate_sync(State(ctx): State<Ctx>, body: Bytes) -> Result<Json<Value
 #[utoipa::path(post, path = "/generate_report", tag = "report",
     request_body(content = Option<ReportRequest>, description = "optional; read whatever its content type"), responses(
     (status = 202, description = "`{job_id, status: queued, message, status_url}`", body = Object),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES (axum's plain text)"),
     (status = 422, description = "not a report request, or a bad report_type", body = ErrorEnvelope),
 ))]
 async fn generate_async(
