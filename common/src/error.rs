@@ -80,9 +80,22 @@ impl std::fmt::Display for ApiError {
 /// 503, worth retrying, from a bad message).
 impl std::error::Error for ApiError {}
 
+/// The body of every error answer; `ApiError` writes it and the OpenAPI spec names it on
+/// every error response, so the two cannot differ.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// A message, or FastAPI's validation list `[{"type", "loc", "msg"}]`, or an object.
+    pub detail: Value,
+    /// The request's `x-correlation-id` (null outside a request).
+    pub correlation_id: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "detail": self.detail, "correlation_id": correlation::current() });
+        let body = ErrorEnvelope {
+            detail: self.detail,
+            correlation_id: correlation::current(),
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }

@@ -40,7 +40,7 @@ pub struct PaymentCompleted {
 }
 
 /// Order ids as the two stacks send them: numbers (002/003/004) or strings (000, 001).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Ref {
     Number(i64),
@@ -212,7 +212,7 @@ pub struct ShowdownPaid {
 /// `out_of_stock_alert`), one struct with the union of their fields. Sent on the durable
 /// `notifications` queue in async mode (001's Redis pub/sub lost them when nobody listened)
 /// and over HTTP to `POST /notifications` in sync mode.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub event_id: String,
     #[serde(rename = "type")]

@@ -3,28 +3,27 @@
 //! checked by a middleware in front of them all, so a caller without the token gets 401
 //! before anything reads or judges the body (never a 415 or 422 that would tell them more).
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use common::ApiError;
+use common::error::ErrorEnvelope;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::context::Ctx;
 use crate::faults::FaultSpec;
 use crate::registry;
 
 /// The `/admin/*` routes, behind the token check.
-pub fn router(ctx: Ctx) -> Router<Ctx> {
-    Router::new()
-        .route("/admin/config", get(get_config).put(put_config))
-        .route("/admin/reset", post(reset))
-        .route(
-            "/admin/faults",
-            get(get_faults).put(put_faults).delete(delete_faults),
-        )
+pub fn router(ctx: Ctx) -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(get_config, put_config))
+        .routes(routes!(reset))
+        .routes(routes!(get_faults, put_faults, delete_faults))
         .route_layer(from_fn_with_state(ctx, require_token))
 }
 
@@ -58,10 +57,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+#[utoipa::path(get, path = "/admin/config", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "`{service, mode, knobs, consumers}`", body = Object)))]
 async fn get_config(State(ctx): State<Ctx>) -> Json<Value> {
     Json(config_body(&ctx))
 }
 
+#[utoipa::path(put, path = "/admin/config", tag = "admin", security(("admin_token" = [])),
+    request_body(content = Object, description = "the knobs to change, e.g. `{\"email_delay_ms\": 100}`"),
+    responses(
+        (status = 200, description = "the configuration after the change", body = Object),
+        (status = 422, description = "an unknown knob or a value out of range; nothing changed", body = ErrorEnvelope),
+    ))]
 async fn put_config(
     State(ctx): State<Ctx>,
     common::extract::Json(patch): common::extract::Json<Value>,
@@ -81,6 +88,10 @@ fn config_body(ctx: &Ctx) -> Value {
 }
 
 /// Restores the seed data (and empties what the service recorded), for repeatable demos.
+#[utoipa::path(post, path = "/admin/reset", tag = "admin", security(("admin_token" = [])), responses(
+    (status = 200, description = "`{status: \"reset\", service, mode}`", body = Object),
+    (status = 503, description = "the database is unavailable", body = ErrorEnvelope),
+))]
 async fn reset(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     registry::reset(ctx.service, &ctx.db).await?;
     tracing::info!("data reset to seed state");
@@ -89,11 +100,19 @@ async fn reset(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     ))
 }
 
+#[utoipa::path(get, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "`{service, mode, fault}`, `fault` null when none", body = Object)))]
 async fn get_faults(State(ctx): State<Ctx>) -> Json<Value> {
     Json(faults_body(&ctx, json!(ctx.faults.current())))
 }
 
 /// Replaces the whole fault; any invalid body is a 422 naming the field, and changes nothing.
+#[utoipa::path(put, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+    request_body(content = Object, description = "the whole fault (docs/contract.md, Admin API)"),
+    responses(
+        (status = 200, description = "the fault now active", body = Object),
+        (status = 422, description = "an invalid field, named in `detail`; nothing changed", body = ErrorEnvelope),
+    ))]
 async fn put_faults(
     State(ctx): State<Ctx>,
     common::extract::Json(body): common::extract::Json<Value>,
@@ -103,6 +122,8 @@ async fn put_faults(
     Ok(Json(faults_body(&ctx, json!(active))))
 }
 
+#[utoipa::path(delete, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "`{service, mode, fault: null, cleared}`", body = Object)))]
 async fn delete_faults(State(ctx): State<Ctx>) -> Json<Value> {
     let cleared = ctx.faults.clear();
     let mut body = faults_body(&ctx, Value::Null);

@@ -10,12 +10,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::consume::Incoming;
 use common::broker::topology::{CLICK_TRACKED, DEFAULT_EXCHANGE};
+use common::error::ErrorEnvelope;
 use common::events::{ClickTracked, new_event_id};
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
@@ -27,17 +26,19 @@ use sqlx::{PgExecutor, PgPool};
 
 use crate::context::Ctx;
 use crate::fanout;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/analytics");
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let track = match mode {
-        Mode::Sync => post(track_sync),
-        Mode::Async => post(track_async),
+        Mode::Sync => routes!(track_sync),
+        Mode::Async => routes!(track_async),
     };
-    Router::new()
-        .route("/track_click", track)
-        .route("/clicks/count", get(count_clicks))
+    OpenApiRouter::new()
+        .routes(track)
+        .routes(routes!(count_clicks))
         .merge(fanout::routes(&fanout::ANALYTICS))
 }
 
@@ -63,7 +64,7 @@ pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
 }
 
 /// Peer 002's click body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Click {
     user_id: i64,
     page: String,
@@ -119,6 +120,11 @@ fn tracked(click: Click) -> ClickTracked {
     }
 }
 
+/// Sync: the click is stored before the answer.
+#[utoipa::path(post, path = "/track_click", tag = "analytics", request_body = Click, responses(
+    (status = 200, description = "stored: `{status: tracked, session_id}`", body = Object),
+    (status = 422, description = "page or session_id out of bounds", body = ErrorEnvelope),
+))]
 async fn track_sync(
     State(ctx): State<Ctx>,
     Json(click): Json<Click>,
@@ -133,6 +139,12 @@ async fn track_sync(
     ))
 }
 
+/// Async: the click is announced (confirmed by the broker); a batched consumer stores it.
+#[utoipa::path(post, path = "/track_click", tag = "analytics", request_body = Click, responses(
+    (status = 200, description = "announced: `{status: tracked, session_id, event_published, event_id}`", body = Object),
+    (status = 422, description = "page or session_id out of bounds", body = ErrorEnvelope),
+    (status = 503, description = "the broker did not confirm the click", body = ErrorEnvelope),
+))]
 async fn track_async(
     State(ctx): State<Ctx>,
     Json(click): Json<Click>,
@@ -207,12 +219,14 @@ async fn store_clicks(ctx: Ctx, batch: Vec<Incoming>) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow, serde::Serialize)]
+#[derive(sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 struct ClickCount {
     count: i64,
     last_stored_at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(get, path = "/clicks/count", tag = "analytics",
+    responses((status = 200, description = "clicks stored so far", body = ClickCount)))]
 async fn count_clicks(State(ctx): State<Ctx>) -> Result<Json<ClickCount>, ApiError> {
     let count: ClickCount =
         sqlx::query_as("SELECT count(*) AS count, max(stored_at) AS last_stored_at FROM clicks")

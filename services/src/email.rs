@@ -18,17 +18,18 @@ mod confirmation;
 mod notifications;
 mod welcome;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
 use common::broker::topology::{EMAIL_SERVICE, NOTIFICATIONS, USER_REGISTERED};
+use common::error::ErrorEnvelope;
 use common::extract::{Json, Query};
 use common::{ApiError, Mode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::context::Ctx;
 
@@ -36,34 +37,19 @@ pub use notifications::deliver_notification;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/email");
 
-pub fn routes(_mode: Mode) -> Router<Ctx> {
-    Router::new()
-        .route("/send_welcome_email", post(welcome::send_welcome_email))
-        .route("/emails", get(list_emails))
-        .route(
-            "/send_order_confirmation",
-            post(confirmation::send_order_confirmation),
-        )
-        .route(
-            "/notifications",
-            get(notifications::list_notifications).post(notifications::receive_notification),
-        )
-        .route(
-            "/notifications/stats",
-            get(notifications::notification_stats),
-        )
-        .route(
-            "/notifications/test",
-            post(notifications::test_notification),
-        )
-        .route(
-            "/notifications/type/{kind}",
-            get(notifications::notifications_of_type),
-        )
-        .route(
-            "/notifications/{id}",
-            delete(notifications::delete_notification),
-        )
+pub fn routes(_mode: Mode) -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(welcome::send_welcome_email))
+        .routes(routes!(list_emails))
+        .routes(routes!(confirmation::send_order_confirmation))
+        .routes(routes!(
+            notifications::list_notifications,
+            notifications::receive_notification
+        ))
+        .routes(routes!(notifications::notification_stats))
+        .routes(routes!(notifications::test_notification))
+        .routes(routes!(notifications::notifications_of_type))
+        .routes(routes!(notifications::delete_notification))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
@@ -104,7 +90,8 @@ fn check_address(address: &str) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EmailFilter {
     recipient: Option<String>,
     kind: Option<String>,
@@ -123,6 +110,10 @@ struct SentEmail {
 }
 
 /// Sent mail, newest first; `count` is the total matching, `emails` at most `limit` of them.
+#[utoipa::path(get, path = "/emails", tag = "email", params(EmailFilter), responses(
+    (status = 200, description = "`{count, emails}`, newest first, at most `limit` (default 100)", body = Object),
+    (status = 422, description = "limit must be within 1..=1000", body = ErrorEnvelope),
+))]
 async fn list_emails(
     State(ctx): State<Ctx>,
     Query(filter): Query<EmailFilter>,

@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::consume::Incoming;
 use common::broker::topology::{
@@ -25,6 +23,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::context::Ctx;
 
@@ -35,7 +35,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/fanout");
 pub struct Step {
     /// Service name as reported in responses (`service` field, as the peers).
     pub service: &'static str,
-    pub path: &'static str,
+    /// `POST` of the step's path, as router and spec (a `routes!` of its handler).
+    pub endpoint: fn() -> UtoipaMethodRouter<Ctx>,
     pub queue: &'static str,
     /// Completion step name (docs/contract.md, Completion events).
     pub done: &'static str,
@@ -44,7 +45,7 @@ pub struct Step {
 
 pub static SEARCH: Step = Step {
     service: "search",
-    path: "/reindex",
+    endpoint: || routes!(reindex),
     queue: SEARCH_PRODUCT_UPDATES,
     done: steps::REINDEXED,
     delay: |k| k.search_delay_ms,
@@ -52,7 +53,7 @@ pub static SEARCH: Step = Step {
 
 pub static CACHE: Step = Step {
     service: "cache",
-    path: "/invalidate_cache",
+    endpoint: || routes!(invalidate_cache),
     queue: CACHE_PRODUCT_UPDATES,
     done: steps::CACHE_INVALIDATED,
     delay: |k| k.cache_delay_ms,
@@ -60,7 +61,7 @@ pub static CACHE: Step = Step {
 
 pub static ANALYTICS: Step = Step {
     service: "analytics",
-    path: "/log_update",
+    endpoint: || routes!(log_update),
     queue: ANALYTICS_PRODUCT_UPDATES,
     done: steps::UPDATE_LOGGED,
     delay: |k| k.analytics_delay_ms,
@@ -68,18 +69,30 @@ pub static ANALYTICS: Step = Step {
 
 /// The step's endpoint (served in both modes: harmless in async, handy for demos) and the
 /// listing of handled updates.
-pub fn routes(step: &'static Step) -> Router<Ctx> {
-    Router::new()
-        .route(
-            step.path,
-            post(
-                move |State(ctx): State<Ctx>, Json(body): Json<StepRequest>| {
-                    handle_request(step, ctx, body)
-                },
-            ),
-        )
-        .route("/handled_updates", get(list_handled))
+pub fn routes(step: &'static Step) -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes((step.endpoint)())
+        .routes(routes!(list_handled))
 }
+
+/// One handler per step, because a `#[utoipa::path]` needs its path as a literal.
+macro_rules! step_endpoint {
+    ($name:ident, $path:literal, $step:ident, $tag:literal) => {
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = StepRequest, responses(
+            (status = 200, description = "handled (after the step's delay): `{status, product_id, service, timestamp}`", body = Object),
+        ))]
+        async fn $name(
+            State(ctx): State<Ctx>,
+            Json(body): Json<StepRequest>,
+        ) -> Result<Json<Value>, ApiError> {
+            handle_request(&$step, ctx, body).await
+        }
+    };
+}
+
+step_endpoint!(reindex, "/reindex", SEARCH, "search");
+step_endpoint!(invalidate_cache, "/invalidate_cache", CACHE, "cache");
+step_endpoint!(log_update, "/log_update", ANALYTICS, "analytics");
 
 pub fn consumer(step: &'static Step, ctx: &Ctx) -> tokio::task::JoinHandle<()> {
     ctx.consume(
@@ -121,7 +134,7 @@ async fn perform(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StepRequest {
     product_id: i64,
 }
@@ -153,7 +166,8 @@ async fn on_product_updated(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HandledFilter {
     product_id: Option<i64>,
 }
@@ -168,6 +182,8 @@ struct Handled {
 }
 
 /// The 100 most recent handled updates (optionally of one product) and the total count.
+#[utoipa::path(get, path = "/handled_updates", tag = "fan-out", params(HandledFilter),
+    responses((status = 200, description = "`{count, updates}`", body = Object)))]
 async fn list_handled(
     State(ctx): State<Ctx>,
     Query(filter): Query<HandledFilter>,

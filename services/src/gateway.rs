@@ -21,17 +21,21 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use clap::ValueEnum;
 use common::config::Settings;
+use common::error::ErrorEnvelope;
 use common::extract::Path;
 use common::scenario::Service;
 use common::{ApiError, Mode, correlation, error, logging, shutdown};
 use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::metrics;
+use crate::openapi::{self, Kind};
 
 /// A probe that does not answer within this is reported down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -165,16 +169,34 @@ pub(crate) fn app(settings: Settings) -> Router {
 
 fn router(gateway: Gateway) -> Router {
     let max_body = gateway.settings.max_body_bytes;
-    Router::new()
-        .route("/", get(service_map))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics_text))
-        .route("/api/checkout", post(api_checkout))
-        .route("/api/orders/{id}", get(api_order))
-        .route("/api/orders/{id}/status", get(api_order_status))
-        .route("/sync/{service}/{*path}", any(forward_sync))
-        .route("/async/{service}/{*path}", any(forward_async))
+    let document = openapi::document(
+        "ms-tui gateway",
+        "Peer 004's gateway API in front of the async stack's order service, and a pass-through \
+         to any service of either stack. Errors answer the envelope `{\"detail\", \"correlation_id\"}`."
+            .to_owned(),
+    );
+    let mut router = OpenApiRouter::with_openapi(document)
+        .routes(routes!(service_map))
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics_text))
+        .routes(routes!(api_checkout))
+        .routes(routes!(api_order))
+        .routes(routes!(api_order_status));
+    // A pass-through takes a path of several segments, which an OpenAPI path parameter
+    // cannot: axum routes the wildcard, the spec documents it as `{path}`.
+    for (wildcard, passthrough) in [
+        ("/sync/{service}/{*path}", routes!(forward_sync)),
+        ("/async/{service}/{*path}", routes!(forward_async)),
+    ] {
+        let (_, paths, method_router) = passthrough;
+        router = router.route(wildcard, method_router);
+        router.get_openapi_mut().paths.merge(paths);
+    }
+    let (router, mut api) = router.split_for_parts();
+    openapi::complete(&mut api, |_| Kind::Probe);
+    router
+        .merge(openapi::serve(api))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(from_fn(metrics::middleware))
@@ -186,6 +208,8 @@ fn router(gateway: Gateway) -> Router {
         .with_state(gateway)
 }
 
+#[utoipa::path(get, path = "/", tag = "gateway",
+    responses((status = 200, description = "the routes and every upstream of both stacks", body = Object)))]
 async fn service_map(State(gw): State<Gateway>) -> Json<Value> {
     let stacks: Value = Mode::ALL
         .iter()
@@ -207,12 +231,16 @@ async fn service_map(State(gw): State<Gateway>) -> Json<Value> {
 }
 
 /// The gateway itself is ready when it serves; what it depends on is `/health`'s business.
+#[utoipa::path(get, path = "/ready", tag = "gateway",
+    responses((status = 200, description = "the gateway serves (it has no database or broker)", body = Object)))]
 async fn ready() -> Json<Value> {
     Json(
         json!({ "status": "ready", "service": "gateway", "broker": "not used", "database": "not used" }),
     )
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "gateway",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics_text() -> Response {
     let mut response = Response::new(Body::from(metrics::render()));
     response.headers_mut().insert(
@@ -224,6 +252,10 @@ async fn metrics_text() -> Response {
 
 /// Probes every upstream's `/ready` at once; 503 while the order service behind `/api` is not
 /// ready, since then the gateway's own API cannot work.
+#[utoipa::path(get, path = "/health", tag = "gateway", responses(
+    (status = 200, description = "the async order service is ready; `upstreams` gives every other", body = Object),
+    (status = 503, description = "the async order service behind `/api` is not ready", body = Object),
+))]
 async fn health(State(gw): State<Gateway>) -> Response {
     let targets: Vec<(Service, Mode, String)> = Mode::ALL
         .iter()
@@ -274,6 +306,11 @@ fn path_and_query(path: &str, request_query: Option<&str>) -> String {
     }
 }
 
+#[utoipa::path(post, path = "/api/checkout", tag = "gateway",
+    request_body(content = Option<Object>, description = "forwarded as sent to the async order service's `/checkout`"), responses(
+    (status = "default", description = "the order service's answer, passed through"),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES (axum's plain text)"), (status = 503, description = "the upstream is unreachable: `detail` names service, stack and address", body = ErrorEnvelope), (status = 504, description = "the upstream did not answer within MS_HTTP_TIMEOUT_MS", body = ErrorEnvelope),
+))]
 async fn api_checkout(
     State(gw): State<Gateway>,
     headers: HeaderMap,
@@ -290,6 +327,10 @@ async fn api_checkout(
     .await
 }
 
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "gateway",
+    params(("id" = String, Path, description = "the order id")), responses(
+    (status = "default", description = "the order service's answer, passed through"), (status = 503, description = "the upstream is unreachable: `detail` names service, stack and address", body = ErrorEnvelope), (status = 504, description = "the upstream did not answer within MS_HTTP_TIMEOUT_MS", body = ErrorEnvelope),
+))]
 async fn api_order(
     State(gw): State<Gateway>,
     Path(id): Path<String>,
@@ -307,6 +348,10 @@ async fn api_order(
     .await
 }
 
+#[utoipa::path(get, path = "/api/orders/{id}/status", tag = "gateway",
+    params(("id" = String, Path, description = "the order id")), responses(
+    (status = "default", description = "the order service's answer, passed through"), (status = 503, description = "the upstream is unreachable: `detail` names service, stack and address", body = ErrorEnvelope), (status = 504, description = "the upstream did not answer within MS_HTTP_TIMEOUT_MS", body = ErrorEnvelope),
+))]
 async fn api_order_status(
     State(gw): State<Gateway>,
     Path(id): Path<String>,
@@ -332,6 +377,14 @@ fn encode_segment(id: &str) -> String {
         .collect()
 }
 
+#[utoipa::path(method(get, post, put, delete, patch), path = "/sync/{service}/{path}", tag = "gateway",
+    params(("service" = String, Path, description = "a service of the sync stack, e.g. user"),
+           ("path" = String, Path, description = "the service's route, slashes included, e.g. users/1")),
+    request_body(content = Option<Object>, description = "forwarded as sent"), responses(
+    (status = "default", description = "the service's answer, passed through"),
+    (status = 404, description = "unknown service", body = ErrorEnvelope),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES", body = ErrorEnvelope), (status = 503, description = "the upstream is unreachable: `detail` names service, stack and address", body = ErrorEnvelope), (status = 504, description = "the upstream did not answer within MS_HTTP_TIMEOUT_MS", body = ErrorEnvelope),
+))]
 async fn forward_sync(
     State(gw): State<Gateway>,
     Path((service, path)): Path<(String, String)>,
@@ -340,6 +393,14 @@ async fn forward_sync(
     pass_through(gw, Mode::Sync, &service, &path, request).await
 }
 
+#[utoipa::path(method(get, post, put, delete, patch), path = "/async/{service}/{path}", tag = "gateway",
+    params(("service" = String, Path, description = "a service of the async stack, e.g. user"),
+           ("path" = String, Path, description = "the service's route, slashes included, e.g. users/1")),
+    request_body(content = Option<Object>, description = "forwarded as sent"), responses(
+    (status = "default", description = "the service's answer, passed through"),
+    (status = 404, description = "unknown service", body = ErrorEnvelope),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES", body = ErrorEnvelope), (status = 503, description = "the upstream is unreachable: `detail` names service, stack and address", body = ErrorEnvelope), (status = 504, description = "the upstream did not answer within MS_HTTP_TIMEOUT_MS", body = ErrorEnvelope),
+))]
 async fn forward_async(
     State(gw): State<Gateway>,
     Path((service, path)): Path<(String, String)>,

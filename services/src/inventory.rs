@@ -28,8 +28,6 @@ mod rules;
 mod saga;
 mod stock;
 
-use axum::Router;
-use axum::routing::{get, post};
 use common::Mode;
 use common::broker::topology::{
     INVENTORY_PAYMENT_FAILED, INVENTORY_PAYMENT_SUCCEEDED, ORDER_CREATED,
@@ -38,6 +36,8 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/inventory");
 
@@ -47,32 +47,20 @@ const SEED: &str = "INSERT INTO stock (product_id, sku, name, price, category, a
     (3, 'prod003', 'Keyboard', 79.99, 'Electronics', 75),
     (4, 'prod004', 'NoteBook', 15.00, 'Books', 1)";
 
-pub fn routes(_mode: Mode) -> Router<Ctx> {
-    Router::new()
-        .route("/reserve_stock", post(reservations::reserve_stock))
-        .route("/compensate_stock", post(reservations::compensate_stock))
-        .route("/commit_stock", post(reservations::commit_stock))
-        .route("/reservations", post(reservations::create_reservation))
-        .route(
-            "/reservations/{order_ref}/release",
-            post(reservations::release_reservation),
-        )
-        .route(
-            "/reservations/{order_ref}/commit",
-            post(reservations::commit_reservation),
-        )
-        .route("/inventory", get(catalogue::list_inventory))
-        .route("/inventory/{product_id}", get(catalogue::get_inventory))
-        .route("/products", get(catalogue::list_products))
-        .route("/products/{product_id}", get(catalogue::get_product))
-        .route(
-            "/products/{product_id}/stock",
-            get(catalogue::get_stock).put(catalogue::adjust_stock),
-        )
-        .route(
-            "/products/category/{category}",
-            get(catalogue::products_in_category),
-        )
+pub fn routes(_mode: Mode) -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(reservations::reserve_stock))
+        .routes(routes!(reservations::compensate_stock))
+        .routes(routes!(reservations::commit_stock))
+        .routes(routes!(reservations::create_reservation))
+        .routes(routes!(reservations::release_reservation))
+        .routes(routes!(reservations::commit_reservation))
+        .routes(routes!(catalogue::list_inventory))
+        .routes(routes!(catalogue::get_inventory))
+        .routes(routes!(catalogue::list_products))
+        .routes(routes!(catalogue::get_product))
+        .routes(routes!(catalogue::get_stock, catalogue::adjust_stock))
+        .routes(routes!(catalogue::products_in_category))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {

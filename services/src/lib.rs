@@ -25,6 +25,8 @@
 //! - `limit.rs`: `SYNC_MAX_INFLIGHT`, the optional thread-pool-like cap of sync mode.
 //! - `chance.rs`: the random draws (a failing payment, an injected error, jitter).
 //! - `metrics.rs`: the Prometheus recorder and per-route request metrics.
+//! - `openapi.rs`: the OpenAPI 3.1 spec (`/openapi.json`) and Swagger UI (`/docs`), from the
+//!   same `routes!` declarations that build the routers.
 //! - `registry.rs`: which services exist and their hooks.
 //! - One module per service, its sync and async handlers side by side over the same domain
 //!   code; a service with several flows has one submodule per flow, the parent file keeping
@@ -67,6 +69,7 @@ pub mod healthcheck;
 mod inventory;
 mod limit;
 mod metrics;
+mod openapi;
 mod order;
 mod outbox;
 mod payment;

@@ -11,14 +11,13 @@ mod checkout;
 mod saga;
 mod stock;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::topology::{
     ORDER_PAYMENT_FAILED, ORDER_PAYMENT_SUCCEEDED, ORDER_UPDATES, SHOWDOWN_PAYMENT_COMPLETED,
     STOCK_REJECTED, STOCK_RELEASED,
 };
+use common::error::ErrorEnvelope;
 use common::events::Ref;
 use common::extract::{Json, Path};
 use common::{ApiError, Mode, http};
@@ -27,21 +26,23 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/order");
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let create_order = match mode {
-        Mode::Sync => post(saga::create_order_sync),
-        Mode::Async => post(saga::create_order_async),
+        Mode::Sync => routes!(saga::create_order_sync),
+        Mode::Async => routes!(saga::create_order_async),
     };
-    Router::new()
-        .route("/create_order", create_order)
-        .route("/checkout", post(checkout::checkout))
-        .route("/orders", get(list_orders).post(stock::place_order))
-        .route("/orders/{id}", get(get_order))
-        .route("/orders/{id}/status", get(order_status))
-        .route("/orders/user/{user_id}", get(orders_of_user))
+    OpenApiRouter::new()
+        .routes(create_order)
+        .routes(routes!(checkout::checkout))
+        .routes(routes!(list_orders, stock::place_order))
+        .routes(routes!(get_order))
+        .routes(routes!(order_status))
+        .routes(routes!(orders_of_user))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
@@ -177,6 +178,8 @@ async fn accepted_body(ctx: &Ctx, id: i64) -> Value {
     }
 }
 
+#[utoipa::path(get, path = "/orders", tag = "order",
+    responses((status = 200, description = "`{count, orders}`, the 1000 newest", body = Object)))]
 async fn list_orders(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT 1000"
@@ -187,6 +190,9 @@ async fn list_orders(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "count": orders.len(), "orders": orders })))
 }
 
+#[utoipa::path(get, path = "/orders/user/{user_id}", tag = "order",
+    params(("user_id" = String, Path, description = "the user's id as the order recorded it")),
+    responses((status = 200, description = "`{count, orders}` of that user", body = Object)))]
 async fn orders_of_user(
     State(ctx): State<Ctx>,
     Path(user_id): Path<String>,
@@ -202,6 +208,11 @@ async fn orders_of_user(
 }
 
 /// The order and every status it went through (`history`), oldest first.
+#[utoipa::path(get, path = "/orders/{id}", tag = "order",
+    params(("id" = String, Path, description = "numeric id or seed 001's order UUID")), responses(
+    (status = 200, description = "the order with its `history`", body = Object),
+    (status = 404, description = "Order not found", body = ErrorEnvelope),
+))]
 async fn get_order(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
@@ -222,6 +233,11 @@ async fn get_order(
 
 /// Seed 001's `{order_id, status, created_at}` and peer 004's `{id, status, payment}` (004's
 /// `payment` was always null; ours carries the transaction once paid).
+#[utoipa::path(get, path = "/orders/{id}/status", tag = "order",
+    params(("id" = String, Path, description = "numeric id or seed 001's order UUID")), responses(
+    (status = 200, description = "`{id, order_id, status, payment, created_at, updated_at}`", body = Object),
+    (status = 404, description = "Order not found", body = ErrorEnvelope),
+))]
 async fn order_status(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,

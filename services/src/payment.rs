@@ -19,13 +19,12 @@ mod checkout;
 mod processing;
 mod saga;
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::topology::{
     PAYMENT_COMPLETED, PAYMENT_INITIATED, PAYMENT_SERVICE, SHOWDOWN_ORDER_CREATED, STOCK_RESERVED,
 };
+use common::error::ErrorEnvelope;
 use common::extract::{Json, Path};
 use common::{ApiError, Mode};
 use serde::Deserialize;
@@ -33,24 +32,29 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/payment");
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let (process, fail) = match mode {
-        Mode::Sync => (post(processing::process_sync), post(processing::fail_sync)),
+        Mode::Sync => (
+            routes!(processing::process_sync),
+            routes!(processing::fail_sync),
+        ),
         Mode::Async => (
-            post(processing::process_async),
-            post(processing::fail_async),
+            routes!(processing::process_async),
+            routes!(processing::fail_async),
         ),
     };
-    Router::new()
-        .route("/process_payment", process)
-        .route("/process_payment_fail", fail)
-        .route("/payments/{payment_id}", get(payment_status))
-        .route("/pay", post(checkout::pay))
-        .route("/process_saga_payment", post(saga::saga_payment_sync))
-        .route("/payments/checkout", post(checkout::checkout_payment_sync))
+    OpenApiRouter::new()
+        .routes(process)
+        .routes(fail)
+        .routes(routes!(payment_status))
+        .routes(routes!(checkout::pay))
+        .routes(routes!(saga::saga_payment_sync))
+        .routes(routes!(checkout::checkout_payment_sync))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
@@ -91,7 +95,7 @@ pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
 }
 
 /// Clients send order ids as numbers (002/003) or strings (000).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum OrderRef {
     Number(i64),
@@ -116,7 +120,7 @@ fn short_id(prefix: &str) -> String {
     format!("{prefix}{}", &hex[..12])
 }
 
-#[derive(sqlx::FromRow, serde::Serialize)]
+#[derive(sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 struct PaymentRow {
     payment_id: String,
     order_id: Option<String>,
@@ -128,6 +132,11 @@ struct PaymentRow {
     completed_at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(get, path = "/payments/{payment_id}", tag = "payment",
+    params(("payment_id" = String, Path, description = "e.g. pay_…")), responses(
+    (status = 200, description = "the payment", body = PaymentRow),
+    (status = 404, description = "Payment … not found", body = ErrorEnvelope),
+))]
 async fn payment_status(
     State(ctx): State<Ctx>,
     Path(payment_id): Path<String>,

@@ -8,12 +8,11 @@
 //!
 //! A product is addressed by its numeric id or its sku (`prod001`), as docs/contract.md, Bodies, asks.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use common::broker::topology::PRODUCT_UPDATES;
+use common::error::ErrorEnvelope;
 use common::events::{ProductUpdated, new_event_id};
 use common::extract::{Json, Path};
 use common::{ApiError, Mode, http};
@@ -23,19 +22,21 @@ use sqlx::migrate::Migrator;
 use sqlx::{PgExecutor, PgPool};
 
 use crate::context::Ctx;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/product");
 
 const SEED: &str = include_str!("../migrations/product/0002_seed.sql");
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let update = match mode {
-        Mode::Sync => axum::routing::put(update_sync),
-        Mode::Async => axum::routing::put(update_async),
+        Mode::Sync => routes!(get_product, update_sync),
+        Mode::Async => routes!(get_product, update_async),
     };
-    Router::new()
-        .route("/products", get(list_products).post(create_product))
-        .route("/products/{id}", get(get_product).merge(update))
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(update)
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
@@ -47,7 +48,7 @@ pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
     tx.commit().await
 }
 
-#[derive(sqlx::FromRow, Serialize)]
+#[derive(sqlx::FromRow, Serialize, utoipa::ToSchema)]
 struct Product {
     id: i64,
     sku: String,
@@ -71,6 +72,8 @@ async fn resolve<'e>(db: impl PgExecutor<'e>, key: &str) -> Result<i64, ApiError
     id.ok_or_else(|| ApiError::not_found("Product not found"))
 }
 
+#[utoipa::path(get, path = "/products", tag = "product",
+    responses((status = 200, description = "`{count, products}`", body = Object)))]
 async fn list_products(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let products: Vec<Product> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM products ORDER BY id"
@@ -82,6 +85,10 @@ async fn list_products(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> 
     ))
 }
 
+#[utoipa::path(get, path = "/products/{id}", tag = "product", params(("id" = String, Path, description = "numeric id or sku (e.g. 1 or prod001)")), responses(
+    (status = 200, description = "the product", body = Product),
+    (status = 404, description = "Product not found", body = ErrorEnvelope),
+))]
 async fn get_product(
     State(ctx): State<Ctx>,
     Path(key): Path<String>,
@@ -98,7 +105,7 @@ async fn get_product(
 
 /// Fields a client may set; absent ones stay as they are (peer 003's PUT model, plus the
 /// superset fields of docs/contract.md, Bodies).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProductPatch {
     name: Option<String>,
@@ -174,6 +181,12 @@ fn updated_body(product: &Product, extra: Value) -> Value {
     body
 }
 
+/// Sync: updates, then calls search, cache and analytics in turn before answering.
+#[utoipa::path(put, path = "/products/{id}", tag = "product", params(("id" = String, Path, description = "numeric id or sku (e.g. 1 or prod001)")), request_body = ProductPatch, responses(
+    (status = 200, description = "updated; each peer call's outcome in the body", body = Object),
+    (status = 404, description = "Product not found", body = ErrorEnvelope),
+    (status = 422, description = "a field out of range or unknown, named in `detail[].loc`", body = ErrorEnvelope),
+))]
 async fn update_sync(
     State(ctx): State<Ctx>,
     Path(key): Path<String>,
@@ -219,6 +232,12 @@ async fn update_sync(
     )))
 }
 
+/// Async: updates and announces `ProductUpdated` to the three consumers.
+#[utoipa::path(put, path = "/products/{id}", tag = "product", params(("id" = String, Path, description = "numeric id or sku (e.g. 1 or prod001)")), request_body = ProductPatch, responses(
+    (status = 200, description = "updated; `event_published`, `event_id`", body = Object),
+    (status = 404, description = "Product not found", body = ErrorEnvelope),
+    (status = 422, description = "a field out of range or unknown, named in `detail[].loc`", body = ErrorEnvelope),
+))]
 async fn update_async(
     State(ctx): State<Ctx>,
     Path(key): Path<String>,
@@ -245,7 +264,7 @@ async fn update_async(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewProduct {
     name: String,
@@ -257,6 +276,11 @@ struct NewProduct {
 }
 
 /// Peer 002's create (no event). Without a sku, one is made from the id (`prod005`).
+#[utoipa::path(post, path = "/products", tag = "product", request_body = NewProduct, responses(
+    (status = 201, description = "created (no event)", body = Object),
+    (status = 409, description = "a product with that sku exists", body = ErrorEnvelope),
+    (status = 422, description = "a field out of range or unknown", body = ErrorEnvelope),
+))]
 async fn create_product(
     State(ctx): State<Ctx>,
     Json(new): Json<NewProduct>,

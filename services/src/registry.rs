@@ -13,7 +13,7 @@ use crate::{analytics, email, fanout, inventory, order, payment, product, report
 /// One service's parts: schema migrations, routes per mode, async consumers, reset.
 pub struct Definition {
     pub migrator: &'static Migrator,
-    pub routes: fn(Mode) -> axum::Router<Ctx>,
+    pub routes: fn(Mode) -> utoipa_axum::router::OpenApiRouter<Ctx>,
     /// Starts the consumers of async mode.
     pub consumers: fn(&Ctx) -> Vec<tokio::task::JoinHandle<()>>,
     pub reset: for<'a> fn(&'a PgPool) -> BoxFuture<'a, sqlx::Result<()>>,

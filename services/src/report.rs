@@ -9,14 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, REPORT_JOB};
+use common::error::ErrorEnvelope;
 use common::events::{GenerateReportJob, new_event_id};
 use common::extract::{Json, Path};
 use common::scenario::{ScenarioId, steps};
@@ -28,20 +27,22 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::context::Ctx;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/report");
 
 const WORKER: &str = "report_worker";
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let generate = match mode {
-        Mode::Sync => post(generate_sync),
-        Mode::Async => post(generate_async),
+        Mode::Sync => routes!(generate_sync),
+        Mode::Async => routes!(generate_async),
     };
-    Router::new()
-        .route("/generate_report", generate)
-        .route("/jobs", get(list_jobs))
-        .route("/jobs/{job_id}", get(get_job))
+    OpenApiRouter::new()
+        .routes(generate)
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
 }
 
 pub fn consumers(ctx: &Ctx) -> Vec<tokio::task::JoinHandle<()>> {
@@ -93,7 +94,7 @@ async fn compute_off_runtime(ctx: &Ctx, seed: String) -> Result<Computed, ApiErr
         .map_err(ApiError::internal)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReportRequest {
     #[serde(default = "default_report_type")]
@@ -131,6 +132,13 @@ fn parse_request(body: &Bytes) -> Result<ReportRequest, ApiError> {
     Ok(request)
 }
 
+/// Sync: the CPU work runs before the answer.
+#[utoipa::path(post, path = "/generate_report", tag = "report",
+    request_body(content = Option<ReportRequest>, description = "optional; read whatever its content type"), responses(
+    (status = 200, description = "`{status: completed, report_type, report_hash, computation_time_seconds, iterations, timestamp}`", body = Object),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES (axum's plain text)"),
+    (status = 422, description = "not a report request, or a bad report_type", body = ErrorEnvelope),
+))]
 async fn generate_sync(State(ctx): State<Ctx>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request = parse_request(&body)?;
     let seed = format!(
@@ -151,6 +159,13 @@ async fn generate_sync(State(ctx): State<Ctx>, body: Bytes) -> Result<Json<Value
     })))
 }
 
+/// Async: the job is queued for the worker; `GET /jobs/{job_id}` follows it.
+#[utoipa::path(post, path = "/generate_report", tag = "report",
+    request_body(content = Option<ReportRequest>, description = "optional; read whatever its content type"), responses(
+    (status = 202, description = "`{job_id, status: queued, message, status_url}`", body = Object),
+    (status = 413, description = "the body is larger than MS_MAX_BODY_BYTES (axum's plain text)"),
+    (status = 422, description = "not a report request, or a bad report_type", body = ErrorEnvelope),
+))]
 async fn generate_async(
     State(ctx): State<Ctx>,
     body: Bytes,
@@ -233,7 +248,7 @@ async fn run_job(ctx: Ctx, incoming: Incoming) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow, Serialize)]
+#[derive(sqlx::FromRow, Serialize, utoipa::ToSchema)]
 struct Job {
     job_id: String,
     report_type: String,
@@ -248,6 +263,11 @@ struct Job {
 
 const JOB_COLUMNS: &str = "job_id, report_type, status, report_hash, iterations, duration_ms, created_at, started_at, completed_at";
 
+#[utoipa::path(get, path = "/jobs/{job_id}", tag = "report",
+    params(("job_id" = String, Path, description = "e.g. job_…")), responses(
+    (status = 200, description = "the job", body = Job),
+    (status = 404, description = "Job … not found", body = ErrorEnvelope),
+))]
 async fn get_job(
     State(ctx): State<Ctx>,
     Path(job_id): Path<String>,
@@ -263,6 +283,8 @@ async fn get_job(
 }
 
 /// The 100 newest jobs and how many are in each state.
+#[utoipa::path(get, path = "/jobs", tag = "report",
+    responses((status = 200, description = "the 100 newest jobs and the count per state", body = Object)))]
 async fn list_jobs(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let jobs: Vec<Job> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT 100"

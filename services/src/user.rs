@@ -5,12 +5,11 @@
 //! mode once the broker confirmed it, in `outbox` mode once user and entry committed),
 //! answer 202; the e-mail follows.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use common::broker::topology::{DEFAULT_EXCHANGE, USER_REGISTERED};
+use common::error::ErrorEnvelope;
 use common::events::{UserRegistered, new_event_id};
 use common::extract::{Json, Path};
 use common::{ApiError, Mode, http};
@@ -18,20 +17,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::migrate::Migrator;
 use sqlx::{PgExecutor, PgPool};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::context::Ctx;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/user");
 
-pub fn routes(mode: Mode) -> Router<Ctx> {
+pub fn routes(mode: Mode) -> OpenApiRouter<Ctx> {
     let register = match mode {
-        Mode::Sync => post(register_sync),
-        Mode::Async => post(register_async),
+        Mode::Sync => routes!(register_sync),
+        Mode::Async => routes!(register_async),
     };
-    Router::new()
-        .route("/register", register)
-        .route("/users", get(list_users))
-        .route("/users/{id}", get(get_user))
+    OpenApiRouter::new()
+        .routes(register)
+        .routes(routes!(list_users))
+        .routes(routes!(get_user))
 }
 
 pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
@@ -41,7 +42,7 @@ pub async fn reset(db: &PgPool) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Registration {
     email: String,
 }
@@ -74,6 +75,12 @@ async fn insert_user<'e>(
     row.ok_or_else(|| ApiError::bad_request("Email already registered"))
 }
 
+/// Sync: stores the user and waits for the welcome e-mail.
+#[utoipa::path(post, path = "/register", tag = "user", request_body = Registration, responses(
+    (status = 201, description = "registered; `welcome_email_sent` false (with `warnings`) when the e-mail failed", body = Object),
+    (status = 400, description = "Email already registered", body = ErrorEnvelope),
+    (status = 422, description = "not a valid e-mail address", body = ErrorEnvelope),
+))]
 async fn register_sync(
     State(ctx): State<Ctx>,
     Json(body): Json<Registration>,
@@ -110,6 +117,13 @@ async fn register_sync(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+/// Async: stores the user and announces `UserRegistered`; the e-mail follows.
+#[utoipa::path(post, path = "/register", tag = "user", request_body = Registration, responses(
+    (status = 202, description = "registered, the welcome e-mail to follow", body = Object),
+    (status = 400, description = "Email already registered", body = ErrorEnvelope),
+    (status = 422, description = "not a valid e-mail address", body = ErrorEnvelope),
+    (status = 503, description = "the broker did not confirm the event; nothing was stored", body = ErrorEnvelope),
+))]
 async fn register_async(
     State(ctx): State<Ctx>,
     Json(body): Json<Registration>,
@@ -152,6 +166,8 @@ async fn register_async(
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
+#[utoipa::path(get, path = "/users", tag = "user",
+    responses((status = 200, description = "`{count, users: [{id, email}]}`", body = Object)))]
 async fn list_users(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let users: Vec<(i64, String)> = sqlx::query_as("SELECT id, email FROM users ORDER BY id")
         .fetch_all(&ctx.db)
@@ -163,6 +179,10 @@ async fn list_users(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "count": users.len(), "users": users })))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "user", params(("id" = i64, Path, description = "user id")), responses(
+    (status = 200, description = "`{id, email}`", body = Object),
+    (status = 404, description = "User not found", body = ErrorEnvelope),
+))]
 async fn get_user(State(ctx): State<Ctx>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let user: Option<(i64, String)> = sqlx::query_as("SELECT id, email FROM users WHERE id = $1")
         .bind(id)

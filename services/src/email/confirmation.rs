@@ -11,6 +11,7 @@ use common::ApiError;
 use common::broker::consume::Incoming;
 use common::broker::topology::{ECOMMERCE_EVENTS, RK_EMAIL_SENT};
 use common::correlation;
+use common::error::ErrorEnvelope;
 use common::events::{EmailSent, PaymentProcessed};
 use common::extract::Json;
 use serde::Deserialize;
@@ -68,12 +69,16 @@ async fn send_confirmation(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ConfirmationRequest {
     order_id: i64,
     user_email: String,
 }
 
+#[utoipa::path(post, path = "/send_order_confirmation", tag = "email", request_body = ConfirmationRequest, responses(
+    (status = 200, description = "sent: `{message, email, order_id, timestamp}`", body = Object),
+    (status = 422, description = "not an e-mail address", body = ErrorEnvelope),
+))]
 pub(super) async fn send_order_confirmation(
     State(ctx): State<Ctx>,
     Json(body): Json<ConfirmationRequest>,

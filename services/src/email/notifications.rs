@@ -7,6 +7,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, NOTIFICATIONS};
+use common::error::ErrorEnvelope;
 use common::events::{Notification, new_event_id, notification_kind};
 use common::extract::{Json, Path};
 use common::scenario::{ScenarioId, steps};
@@ -87,6 +88,8 @@ pub(super) async fn on_notification(ctx: Ctx, incoming: Incoming) -> anyhow::Res
 }
 
 /// Sync mode's delivery path (and any client's).
+#[utoipa::path(post, path = "/notifications", tag = "notifications", request_body = Notification,
+    responses((status = 200, description = "`{status: sent|duplicate, event_id, type}`", body = Object)))]
 pub(super) async fn receive_notification(
     State(ctx): State<Ctx>,
     Json(notification): Json<Notification>,
@@ -99,13 +102,15 @@ pub(super) async fn receive_notification(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct TestNotification {
     message: String,
     recipient: String,
 }
 
 /// Seed 001's `POST /notifications/test`.
+#[utoipa::path(post, path = "/notifications/test", tag = "notifications", request_body = TestNotification,
+    responses((status = 200, description = "the stored test notification", body = Object)))]
 pub(super) async fn test_notification(
     State(ctx): State<Ctx>,
     Json(body): Json<TestNotification>,
@@ -175,6 +180,8 @@ async fn notifications_where(
     Ok(rows.into_iter().map(notification_body).collect())
 }
 
+#[utoipa::path(get, path = "/notifications", tag = "notifications",
+    responses((status = 200, description = "`{notifications, count}`", body = Object)))]
 pub(super) async fn list_notifications(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let notifications = notifications_where(&ctx, "true", None).await?;
     Ok(Json(
@@ -182,6 +189,9 @@ pub(super) async fn list_notifications(State(ctx): State<Ctx>) -> Result<Json<Va
     ))
 }
 
+#[utoipa::path(get, path = "/notifications/type/{kind}", tag = "notifications",
+    params(("kind" = String, Path, description = "e.g. order_confirmation, low_stock, out_of_stock, test")),
+    responses((status = 200, description = "the notifications of that type", body = Object)))]
 pub(super) async fn notifications_of_type(
     State(ctx): State<Ctx>,
     Path(kind): Path<String>,
@@ -194,6 +204,8 @@ pub(super) async fn notifications_of_type(
     })))
 }
 
+#[utoipa::path(get, path = "/notifications/stats", tag = "notifications",
+    responses((status = 200, description = "`{total_notifications, notifications_by_type, last_notification}`", body = Object)))]
 pub(super) async fn notification_stats(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let by_type: Vec<(String, i64)> =
         sqlx::query_as("SELECT type, count(*) FROM notifications GROUP BY type ORDER BY type")
@@ -213,6 +225,11 @@ pub(super) async fn notification_stats(State(ctx): State<Ctx>) -> Result<Json<Va
     })))
 }
 
+#[utoipa::path(delete, path = "/notifications/{id}", tag = "notifications",
+    params(("id" = String, Path, description = "notification_id")), responses(
+    (status = 200, description = "`{message, notification_id}`", body = Object),
+    (status = 404, description = "Notification not found", body = ErrorEnvelope),
+))]
 pub(super) async fn delete_notification(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,

@@ -8,6 +8,7 @@ use chrono::Utc;
 use common::ApiError;
 use common::broker::consume::Incoming;
 use common::correlation;
+use common::error::ErrorEnvelope;
 use common::events::UserRegistered;
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
@@ -49,12 +50,16 @@ async fn send_welcome(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct WelcomeRequest {
     email: String,
     user_id: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/send_welcome_email", tag = "email", request_body = WelcomeRequest, responses(
+    (status = 200, description = "sent (after the e-mail delay): `{message, email, timestamp}`", body = Object),
+    (status = 422, description = "not an e-mail address", body = ErrorEnvelope),
+))]
 pub(super) async fn send_welcome_email(
     State(ctx): State<Ctx>,
     Json(body): Json<WelcomeRequest>,

@@ -5,6 +5,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use common::ApiError;
+use common::error::ErrorEnvelope;
 use common::events::Ref;
 use common::extract::{Json, Path};
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,8 @@ async fn all_products(ctx: &Ctx) -> Result<Vec<Product>, ApiError> {
     .await?)
 }
 
+#[utoipa::path(get, path = "/inventory", tag = "inventory",
+    responses((status = 200, description = "every product's stock", body = Object)))]
 pub(super) async fn list_inventory(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let rows: Vec<Value> = all_products(&ctx)
         .await?
@@ -78,6 +81,8 @@ pub(super) async fn list_inventory(State(ctx): State<Ctx>) -> Result<Json<Value>
     Ok(Json(json!({ "count": rows.len(), "inventory": rows })))
 }
 
+#[utoipa::path(get, path = "/inventory/{product_id}", tag = "inventory", params(("product_id" = String, Path, description = "numeric id or sku (prod001)")),
+    responses((status = 200, description = "the product's stock", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope)))]
 pub(super) async fn get_inventory(
     State(ctx): State<Ctx>,
     Path(product_id): Path<String>,
@@ -85,6 +90,8 @@ pub(super) async fn get_inventory(
     Ok(Json(product(&ctx, &product_id).await?.body()))
 }
 
+#[utoipa::path(get, path = "/products", tag = "inventory",
+    responses((status = 200, description = "the catalogue (seed 001's shape)", body = Object)))]
 pub(super) async fn list_products(State(ctx): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let rows: Vec<Value> = all_products(&ctx)
         .await?
@@ -94,6 +101,8 @@ pub(super) async fn list_products(State(ctx): State<Ctx>) -> Result<Json<Value>,
     Ok(Json(json!({ "products": rows })))
 }
 
+#[utoipa::path(get, path = "/products/{product_id}", tag = "inventory", params(("product_id" = String, Path, description = "numeric id or sku (prod001)")),
+    responses((status = 200, description = "the product", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope)))]
 pub(super) async fn get_product(
     State(ctx): State<Ctx>,
     Path(product_id): Path<String>,
@@ -101,6 +110,9 @@ pub(super) async fn get_product(
     Ok(Json(product(&ctx, &product_id).await?.body()))
 }
 
+#[utoipa::path(get, path = "/products/category/{category}", tag = "inventory",
+    params(("category" = String, Path, description = "e.g. electronics")),
+    responses((status = 200, description = "the products of that category (maybe none)", body = Object)))]
 pub(super) async fn products_in_category(
     State(ctx): State<Ctx>,
     Path(category): Path<String>,
@@ -115,6 +127,8 @@ pub(super) async fn products_in_category(
     Ok(Json(json!({ "products": rows })))
 }
 
+#[utoipa::path(get, path = "/products/{product_id}/stock", tag = "inventory", params(("product_id" = String, Path, description = "numeric id or sku (prod001)")),
+    responses((status = 200, description = "`{product_id, available, reserved, sold, …}`", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope)))]
 pub(super) async fn get_stock(
     State(ctx): State<Ctx>,
     Path(product_id): Path<String>,
@@ -132,7 +146,7 @@ pub(super) async fn get_stock(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct StockAdjustment {
     /// Signed change of the available stock (seed 001).
     quantity: i32,
@@ -140,6 +154,11 @@ pub(super) struct StockAdjustment {
 
 /// Seed 001's stock edit: a signed change of `available` (a restock or a write-off, outside
 /// any order); 400 "Insufficient stock" when it would go below zero, as in 001.
+#[utoipa::path(put, path = "/products/{product_id}/stock", tag = "inventory", params(("product_id" = String, Path, description = "numeric id or sku (prod001)")),
+    request_body = StockAdjustment, responses(
+    (status = 200, description = "the stock after the change", body = Object),
+    (status = 400, description = "Insufficient stock: the change would go below zero", body = ErrorEnvelope), (status = 404, description = "Product … not found", body = ErrorEnvelope),
+))]
 pub(super) async fn adjust_stock(
     State(ctx): State<Ctx>,
     Path(product_id): Path<String>,

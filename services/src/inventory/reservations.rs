@@ -6,6 +6,7 @@
 use axum::extract::State;
 use chrono::Utc;
 use common::ApiError;
+use common::error::ErrorEnvelope;
 use common::events::Ref;
 use common::extract::{Json, Path};
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use crate::context::Ctx;
 const ANONYMOUS: &str = "anon-";
 
 /// Peer 003's body, plus an optional `order_id` that makes the call idempotent per order.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct StockRequest {
     product_id: Ref,
     #[serde(default = "one")]
@@ -48,6 +49,9 @@ fn stock_reply(line: &Line, order_ref: &str, message: &str) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/reserve_stock", tag = "inventory", request_body = StockRequest, responses(
+    (status = 200, description = "Stock reserved (idempotent per `order_id`)", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope), (status = 409, description = "insufficient stock: `detail` names the product, requested and available", body = ErrorEnvelope), (status = 422, description = "a quantity outside 1..=1000000", body = ErrorEnvelope),
+))]
 pub(super) async fn reserve_stock(
     State(ctx): State<Ctx>,
     Json(body): Json<StockRequest>,
@@ -69,6 +73,9 @@ pub(super) async fn reserve_stock(
 
 /// Releases the order's reservation; without `order_id` (peer 003's clients), one anonymous
 /// reservation of that product and quantity.
+#[utoipa::path(post, path = "/compensate_stock", tag = "inventory", request_body = StockRequest, responses(
+    (status = 200, description = "Stock released", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope), (status = 409, description = "insufficient stock: `detail` names the product, requested and available", body = ErrorEnvelope), (status = 422, description = "a quantity outside 1..=1000000", body = ErrorEnvelope),
+))]
 pub(super) async fn compensate_stock(
     State(ctx): State<Ctx>,
     Json(body): Json<StockRequest>,
@@ -137,11 +144,16 @@ async fn already_settled(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct OrderRefBody {
     order_id: Ref,
 }
 
+#[utoipa::path(post, path = "/commit_stock", tag = "inventory", request_body = OrderRefBody, responses(
+    (status = 200, description = "the order's reservation is sold", body = Object),
+    (status = 404, description = "no reservation for that order", body = ErrorEnvelope),
+    (status = 409, description = "the reservation was settled the other way", body = ErrorEnvelope),
+))]
 pub(super) async fn commit_stock(
     State(ctx): State<Ctx>,
     Json(body): Json<OrderRefBody>,
@@ -149,6 +161,11 @@ pub(super) async fn commit_stock(
     settle_http(&ctx, &body.order_id.key(), Settle::Commit).await
 }
 
+#[utoipa::path(post, path = "/reservations/{order_ref}/release", tag = "inventory", params(("order_ref" = String, Path, description = "the order the reservation belongs to")), responses(
+    (status = 200, description = "released (idempotent)", body = Object),
+    (status = 404, description = "no reservation for that order", body = ErrorEnvelope),
+    (status = 409, description = "the reservation was already committed", body = ErrorEnvelope),
+))]
 pub(super) async fn release_reservation(
     State(ctx): State<Ctx>,
     Path(order_ref): Path<String>,
@@ -156,6 +173,11 @@ pub(super) async fn release_reservation(
     settle_http(&ctx, &order_ref, Settle::Release).await
 }
 
+#[utoipa::path(post, path = "/reservations/{order_ref}/commit", tag = "inventory", params(("order_ref" = String, Path, description = "the order the reservation belongs to")), responses(
+    (status = 200, description = "committed (idempotent)", body = Object),
+    (status = 404, description = "no reservation for that order", body = ErrorEnvelope),
+    (status = 409, description = "the reservation was already released", body = ErrorEnvelope),
+))]
 pub(super) async fn commit_reservation(
     State(ctx): State<Ctx>,
     Path(order_ref): Path<String>,
@@ -179,7 +201,7 @@ async fn settle_http(ctx: &Ctx, order_ref: &str, how: Settle) -> Result<Json<Val
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ReservationRequest {
     order_id: Ref,
     items: Vec<ReservationItem>,
@@ -188,13 +210,17 @@ pub(super) struct ReservationRequest {
     commit: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ReservationItem {
     product_id: Ref,
     quantity: i32,
 }
 
 /// All items of one order, all or nothing: 409 names the first product short of stock.
+#[utoipa::path(post, path = "/reservations", tag = "inventory", request_body = ReservationRequest, responses(
+    (status = 200, description = "all items reserved (or sold, with `commit`)", body = Object), (status = 404, description = "Product … not found", body = ErrorEnvelope), (status = 409, description = "insufficient stock: `detail` names the product, requested and available", body = ErrorEnvelope),
+    (status = 422, description = "no items, or a quantity outside 1..=1000000", body = ErrorEnvelope),
+))]
 pub(super) async fn create_reservation(
     State(ctx): State<Ctx>,
     Json(body): Json<ReservationRequest>,

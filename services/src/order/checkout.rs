@@ -21,6 +21,7 @@ use common::broker::consume::Incoming;
 use common::broker::topology::{
     DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, RK_ORDER_CREATED, SHOWDOWN_ORDER_CREATED,
 };
+use common::error::ErrorEnvelope;
 use common::events::{
     CheckoutItem, CheckoutOrderCreated, EmailSent, PaymentProcessed, Ref, ShowdownOrder,
     ShowdownPaid, new_event_id,
@@ -38,28 +39,28 @@ const ON_UPDATE: &str = "checkout_order_updates";
 const ON_SHOWDOWN_PAID: &str = "showdown_paid";
 
 /// Peer 004's line: the price comes from the client, as a decimal string (or a number).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Line {
     product_id: Ref,
     quantity: i32,
     price: Price,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Price {
     Number(f64),
     Text(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PipelineRequest {
     user_id: Ref,
     user_email: String,
     items: Vec<Line>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ShowdownRequest {
     order_id: Ref,
     amount: f64,
@@ -121,7 +122,28 @@ impl PipelineRequest {
     }
 }
 
+/// The two bodies `checkout` accepts, for the spec: `checkout` itself tells them apart by
+/// their fields, to name the shape it expected in its 422.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "a schema only; `checkout` reads the body as either struct"
+)]
+enum CheckoutBody {
+    Pipeline(PipelineRequest),
+    Showdown(ShowdownRequest),
+}
+
 /// One route, two shapes: the fields decide (neither → 422 naming both).
+#[utoipa::path(post, path = "/checkout", tag = "order", request_body(content = CheckoutBody,
+    description = "seed 004's `{user_id, user_email, items}` (the pipeline) or seed 000's `{order_id, amount}` (Showdown)"), responses(
+    (status = 200, description = "sync: the finished order", body = Object),
+    (status = 202, description = "async: the accepted order", body = Object),
+    (status = 400, description = "sync pipeline: the payment was refused", body = ErrorEnvelope),
+    (status = 422, description = "neither shape, or a bad field of one", body = ErrorEnvelope),
+    (status = 504, description = "sync: payment or e-mail did not answer in time", body = ErrorEnvelope),
+))]
 pub(super) async fn checkout(
     State(ctx): State<Ctx>,
     Json(body): Json<Value>,

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, ORDER_CREATED};
+use common::error::ErrorEnvelope;
 use common::events::{
     OrderCreated, PaymentFailed, PaymentSucceeded, Ref, StockRejected, StockReleased, new_event_id,
 };
@@ -29,7 +30,7 @@ use super::{accepted_body, downstream_error, load_order, numeric_product_id};
 use crate::context::Ctx;
 
 /// Peer 003's body: `product_id` (a number, or seed 001's `prod001`) and `quantity` = 1.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct CreateOrder {
     product_id: Ref,
     #[serde(default = "one")]
@@ -101,6 +102,15 @@ async fn set_status(
 
 /// The orchestrated saga. The order row is committed first (no transaction is held across
 /// the calls), and every outcome leaves it terminal.
+/// Sync saga: reserve stock, pay, commit or compensate, all before the answer.
+#[utoipa::path(post, path = "/create_order", tag = "order", request_body = CreateOrder, responses(
+    (status = 200, description = "completed: the order, `message`, `payment`", body = Object),
+    (status = 400, description = "payment refused; the stock was released (`detail.compensation_executed`)", body = ErrorEnvelope),
+    (status = 404, description = "inventory does not know the product", body = ErrorEnvelope),
+    (status = 409, description = "insufficient stock", body = ErrorEnvelope),
+    (status = 422, description = "a bad product_id or quantity", body = ErrorEnvelope),
+    (status = 504, description = "inventory or payment did not answer in time", body = ErrorEnvelope),
+))]
 pub(super) async fn create_order_sync(
     State(ctx): State<Ctx>,
     Json(body): Json<CreateOrder>,
@@ -255,6 +265,11 @@ fn detail_text(detail: &Value) -> String {
 /// that no consumer can act on an order it cannot see yet, and no database connection is held
 /// while the broker confirms; an unconfirmed event deletes the order again (a 503 leaves no
 /// stray `pending` order).
+/// Async saga: the order is stored and announced; the saga runs on events.
+#[utoipa::path(post, path = "/create_order", tag = "order", request_body = CreateOrder, responses(
+    (status = 202, description = "accepted: the pending order", body = Object),
+    (status = 422, description = "a bad product_id or quantity", body = ErrorEnvelope),
+))]
 pub(super) async fn create_order_async(
     State(ctx): State<Ctx>,
     Json(body): Json<CreateOrder>,

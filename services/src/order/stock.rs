@@ -10,6 +10,7 @@
 
 use axum::extract::State;
 use chrono::Utc;
+use common::error::ErrorEnvelope;
 use common::events::{Notification, Ref, notification_kind};
 use common::extract::Json;
 use common::{ApiError, Mode, correlation, http};
@@ -20,13 +21,13 @@ use super::find_order;
 use crate::context::Ctx;
 use crate::email;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct PlaceOrder {
     user_id: Ref,
     items: Vec<OrderItem>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct OrderItem {
     product_id: Ref,
     quantity: i32,
@@ -34,6 +35,13 @@ struct OrderItem {
 
 /// Seed 001's answers: 400 "Product X not found", 409 (001: 400) "Insufficient stock for
 /// product X", 503 when inventory is unreachable.
+#[utoipa::path(post, path = "/orders", tag = "order", request_body = PlaceOrder, responses(
+    (status = 200, description = "confirmed: `{order_id, status, items, total_amount, …}`", body = Object),
+    (status = 400, description = "Product … not found", body = ErrorEnvelope),
+    (status = 409, description = "Insufficient stock for product …", body = ErrorEnvelope),
+    (status = 422, description = "no items, or a quantity below 1", body = ErrorEnvelope),
+    (status = 503, description = "Inventory service unavailable", body = ErrorEnvelope),
+))]
 pub(super) async fn place_order(
     State(ctx): State<Ctx>,
     Json(body): Json<PlaceOrder>,

@@ -16,6 +16,7 @@ use common::broker::consume::Incoming;
 use common::broker::topology::{
     DEFAULT_EXCHANGE, ECOMMERCE_EVENTS, RK_PAYMENT_PROCESSED, SHOWDOWN_PAYMENT_COMPLETED,
 };
+use common::error::ErrorEnvelope;
 use common::events::{CheckoutOrderCreated, PaymentProcessed, ShowdownOrder, ShowdownPaid};
 use common::extract::Json;
 use serde::Deserialize;
@@ -51,12 +52,16 @@ async fn record_checkout_payment(
     Ok((payment_id, transaction_id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct CheckoutPaymentRequest {
     order_id: i64,
     amount: f64,
 }
 
+#[utoipa::path(post, path = "/payments/checkout", tag = "payment", request_body = CheckoutPaymentRequest, responses(
+    (status = 200, description = "completed: `{payment_id, order_id, amount, status, transaction_id, timestamp}`", body = Object),
+    (status = 422, description = "amount must be a non-negative number", body = ErrorEnvelope),
+))]
 pub(super) async fn checkout_payment_sync(
     State(ctx): State<Ctx>,
     Json(body): Json<CheckoutPaymentRequest>,
@@ -123,12 +128,16 @@ pub(super) async fn on_checkout_order(ctx: Ctx, incoming: Incoming) -> anyhow::R
 }
 
 /// Seed 000's payment (`/checkout` → `/pay`), the same in both modes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct PayRequest {
     order_id: OrderRef,
     amount: f64,
 }
 
+#[utoipa::path(post, path = "/pay", tag = "payment", request_body = PayRequest, responses(
+    (status = 200, description = "`{status: \"PAID\", order_id}` after the Showdown payment delay", body = Object),
+    (status = 422, description = "amount must be a positive number", body = ErrorEnvelope),
+))]
 pub(super) async fn pay(
     State(ctx): State<Ctx>,
     Json(body): Json<PayRequest>,

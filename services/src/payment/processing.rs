@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::broker::consume::Incoming;
 use common::broker::topology::{DEFAULT_EXCHANGE, PAYMENT_COMPLETED, PAYMENT_INITIATED};
+use common::error::ErrorEnvelope;
 use common::events::{PaymentCompleted, PaymentInitiated, new_event_id};
 use common::extract::Json;
 use common::scenario::{ScenarioId, steps};
@@ -26,7 +27,7 @@ const WORKER: &str = "payment_worker";
 const AUDIT: &str = "payment_audit";
 
 /// Peer 002/003's payment body; every field optional, as in their sync model.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct PaymentRequest {
     #[serde(default = "default_amount")]
     amount: f64,
@@ -63,6 +64,11 @@ impl PaymentRequest {
     }
 }
 
+/// Sync: the payment is processed (after the payment delay) before the answer.
+#[utoipa::path(post, path = "/process_payment", tag = "payment", request_body = PaymentRequest, responses(
+    (status = 200, description = "processed: `{payment_id, status, transaction_id, …}`", body = Object),
+    (status = 422, description = "amount not positive, or currency not a 3-letter code", body = ErrorEnvelope),
+))]
 pub(super) async fn process_sync(
     State(ctx): State<Ctx>,
     Json(body): Json<PaymentRequest>,
@@ -94,6 +100,11 @@ pub(super) async fn process_sync(
     })))
 }
 
+/// Async: the payment is recorded and announced; its processing follows.
+#[utoipa::path(post, path = "/process_payment", tag = "payment", request_body = PaymentRequest, responses(
+    (status = 202, description = "accepted: `{payment_id, status: \"processing\", …}`", body = Object),
+    (status = 422, description = "amount not positive, or currency not a 3-letter code", body = ErrorEnvelope),
+))]
 pub(super) async fn process_async(
     State(ctx): State<Ctx>,
     Json(body): Json<PaymentRequest>,
@@ -205,6 +216,9 @@ pub(super) async fn audit_payment(ctx: Ctx, incoming: Incoming) -> anyhow::Resul
 }
 
 /// Peer 003's always-failing payment: 400 with the reason in `detail`.
+#[utoipa::path(post, path = "/process_payment_fail", tag = "payment", request_body = Object, responses(
+    (status = 400, description = "always: `detail` is `{status: failed, reason, order_id, timestamp}`", body = ErrorEnvelope),
+))]
 pub(super) async fn fail_sync(Json(body): Json<Value>) -> ApiError {
     ApiError::bad_request(json!({
         "status": "failed",
@@ -215,6 +229,9 @@ pub(super) async fn fail_sync(Json(body): Json<Value>) -> ApiError {
 }
 
 /// Peer 002's legacy variant: accepted, and failed.
+#[utoipa::path(post, path = "/process_payment_fail", tag = "payment", request_body = Object, responses(
+    (status = 202, description = "always: accepted and failed, `{status: failed, reason, message}`", body = Object),
+))]
 pub(super) async fn fail_async(Json(_body): Json<Value>) -> (StatusCode, Json<Value>) {
     let body = json!({ "status": "failed", "reason": "Insufficient funds", "message": "Payment failed (simulated)" });
     (StatusCode::ACCEPTED, Json(body))

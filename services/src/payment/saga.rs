@@ -10,6 +10,7 @@ use chrono::Utc;
 use common::ApiError;
 use common::broker::consume::Incoming;
 use common::broker::topology::{PAYMENT_FAILED, PAYMENT_SUCCEEDED};
+use common::error::ErrorEnvelope;
 use common::events::{PaymentFailed, PaymentSucceeded, StockReserved};
 use common::extract::Json;
 use serde::Deserialize;
@@ -63,7 +64,7 @@ async fn run_saga_payment(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct SagaPaymentRequest {
     order_id: OrderRef,
     #[serde(default = "default_amount")]
@@ -71,6 +72,10 @@ pub(super) struct SagaPaymentRequest {
 }
 
 /// Sync saga step: 200 with the payment, or peer 003's 400 "Insufficient funds".
+#[utoipa::path(post, path = "/process_saga_payment", tag = "payment", request_body = SagaPaymentRequest, responses(
+    (status = 200, description = "`{status: success, payment_id, transaction_id, amount, order_id, timestamp}`", body = Object),
+    (status = 400, description = "the payment failed: `detail` is `{status: failed, reason, order_id, payment_id, timestamp}`", body = ErrorEnvelope),
+))]
 pub(super) async fn saga_payment_sync(
     State(ctx): State<Ctx>,
     Json(body): Json<SagaPaymentRequest>,

@@ -9,7 +9,7 @@
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
 //! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
-//!   `stack_seeds` (the seed READMEs), `stack_experiments` (`ms-tui run`), `stack_bench`
+//!   `stack_seeds` (the seed READMEs), `stack_docs` (`/docs` and `/openapi.json`), `stack_experiments` (`ms-tui run`), `stack_bench`
 //!   (`ms-tui bench --quick`), `stack_bench_usage` (the bench's stats reader),
 //!   `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `stack_scale` (`ms-tui scale`: replicas of a consumer), `ui_docker_engine` (the
@@ -40,6 +40,8 @@ mod stack_support;
 mod stack_bench;
 #[cfg(feature = "stack-tests")]
 mod stack_bench_usage;
+#[cfg(feature = "stack-tests")]
+mod stack_docs;
 #[cfg(feature = "stack-tests")]
 mod stack_experiments;
 #[cfg(feature = "stack-tests")]
