@@ -4,8 +4,9 @@
 #   bash scripts/packages.sh           install what is missing, and with MS_TEST_STACK=1 start
 #                                      dockerd when no Docker engine answers (see below)
 #   bash scripts/packages.sh missing   print the missing packages, one a line
-#   source scripts/packages.sh         the same as functions: ensure_packages, ensure_docker
-#                                      (scripts/test.sh and .ci/run do this)
+#   source scripts/packages.sh         the same as functions: ensure_packages, ensure_docker,
+#                                      ensure_kubernetes_validate (scripts/test.sh and .ci/run
+#                                      do this)
 #
 # As root, what is missing is installed with apt-get (Debian 12). Not as root, nothing is
 # changed: the script stops at once with the missing packages and the command that installs
@@ -17,15 +18,20 @@ set -euo pipefail
 # (with postgresql) and curl: its probes, and the tests drop their databases and vhosts with
 # them; procps: its process checks.
 PACKAGES=(postgresql postgresql-15 rabbitmq-server curl procps ca-certificates)
+# python3-venv: the venv of kubernetes-validate (ensure_kubernetes_validate).
+PACKAGES+=(python3-venv)
 # The stack (docker-compose v1, mmdebstrap for the offline images) and tmux, in which the
 # end-to-end test drives the real ms-tui.
 STACK_PACKAGES=(docker.io docker-compose mmdebstrap tmux)
+# socat: the remote-engine test forwards a TCP port to the local Docker socket.
+STACK_PACKAGES+=(socat)
 # What the tests call, by path: a package can be installed and still lack them (PostgreSQL
 # other than 15, say).
 BINARIES=(/usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/initdb
           /usr/lib/rabbitmq/bin/rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmqctl
           /usr/bin/psql /usr/bin/curl)
-STACK_BINARIES=(/usr/sbin/dockerd /usr/bin/docker-compose /usr/bin/mmdebstrap /usr/bin/tmux)
+STACK_BINARIES=(/usr/sbin/dockerd /usr/bin/docker-compose /usr/bin/mmdebstrap /usr/bin/tmux
+                /usr/bin/socat)
 
 APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300
           -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
@@ -135,9 +141,29 @@ ensure_docker() {
     return 1
 }
 
+# kubernetes-validate (PyPI), which scripts/k8s-validate.sh runs on the rendered overlays: in
+# its own venv (Debian's pip refuses system-wide installs), made once and kept across runs.
+# It bundles the Kubernetes schemas, so validating needs no network; installing it does.
+KUBE_VALIDATE_VENV=${MS_KUBE_VALIDATE_VENV:-/opt/ms-tui-venv}
+KUBE_VALIDATE_VERSION=1.37.0
+ensure_kubernetes_validate() {
+    local bin=$KUBE_VALIDATE_VENV/bin/kubernetes-validate
+    if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$KUBE_VALIDATE_VERSION" ]; then
+        return 0
+    fi
+    pkg_log "installing kubernetes-validate $KUBE_VALIDATE_VERSION into $KUBE_VALIDATE_VENV"
+    # Debian's python3 (python3-venv above), not whatever python3 comes first on PATH.
+    /usr/bin/python3 -m venv "$KUBE_VALIDATE_VENV" &&
+        "$KUBE_VALIDATE_VENV/bin/pip" install -q --disable-pip-version-check \
+            "kubernetes-validate==$KUBE_VALIDATE_VERSION" </dev/null || {
+        pkg_log "ERROR: could not install kubernetes-validate into $KUBE_VALIDATE_VENV"
+        return 1
+    }
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
-        "") ensure_packages && ensure_docker ;;
+        "") ensure_packages && ensure_docker && ensure_kubernetes_validate ;;
         missing) missing_packages ;;
         *) echo "usage: $0 [missing]" >&2; exit 2 ;;
     esac
