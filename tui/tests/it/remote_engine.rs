@@ -11,12 +11,18 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ms-tui");
 
-/// The repository root (the compose file's), where the binary finds the stack.
+/// Where the binary finds the stack: `MS_STACK_ROOT` (the repository whose compose/.env the
+/// running stack was made with, as the stack tests require), else this repository.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tui/ has a parent")
-        .to_owned()
+    std::env::var_os("MS_STACK_ROOT").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("tui/ has a parent")
+                .to_owned()
+        },
+        PathBuf::from,
+    )
 }
 
 /// `ms-tui <args>` with `DOCKER_HOST` set to `host`.
