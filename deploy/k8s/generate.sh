@@ -102,9 +102,10 @@ YAML
             periodSeconds: 5
             timeoutSeconds: 5
             failureThreshold: 3
-          # A boot waits for the database and the broker; the liveness probe starts after it.
+          # Up to 2 min for the boot (the database and the broker may still be starting);
+          # the liveness probe starts after it.
           startupProbe:
-            httpGet: {path: /health, port: http}
+            httpGet: {path: $live, port: http}
             periodSeconds: 5
             failureThreshold: 24
           resources:
