@@ -93,7 +93,7 @@ if ! cargo fmt --all -- --check; then
     status=1
     phase "ERROR: cargo fmt --check: the code above is not formatted (cargo fmt --all fixes it)"
 fi
-# The Kubernetes overlays, rendered and validated offline (~20 s): a failure fails the run.
+# The Kubernetes overlays, rendered and validated offline (20-40 s): a failure fails the run.
 if ! bash scripts/k8s-validate.sh; then
     status=1
     phase "ERROR: scripts/k8s-validate.sh: the Kubernetes manifests above do not validate"
