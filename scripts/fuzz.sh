@@ -50,7 +50,7 @@ die() { printf '[fuzz] ERROR: %s\n' "$*" >&2; exit 1; }
 [ -f compose/.env ] || die "compose/.env is missing: bring the stack up first (ms-tui up)"
 TOKEN=$(sed -n 's/^MS_ADMIN_TOKEN=//p' compose/.env)
 [ -n "$TOKEN" ] || die "compose/.env has no MS_ADMIN_TOKEN"
-SCHEMATHESIS=$(ensure_python_tool schemathesis 'schemathesis==4.32.5')
+SCHEMATHESIS=$(ensure_python_tool schemathesis "schemathesis==${SCHEMATHESIS_VERSION:-4.32.5}")
 OUT=$PWD/target/fuzz
 rm -rf "$OUT"
 mkdir -p "$OUT"

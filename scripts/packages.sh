@@ -4,8 +4,8 @@
 #   bash scripts/packages.sh           install what is missing, and with MS_TEST_STACK=1 start
 #                                      dockerd when no Docker engine answers (see below)
 #   bash scripts/packages.sh missing   print the missing packages, one a line
-#   source scripts/packages.sh         the same as functions: ensure_packages, ensure_docker
-#                                      (scripts/test.sh and .ci/run do this)
+#   source scripts/packages.sh         the same as functions: ensure_packages, ensure_docker,
+#                                      ensure_python_tools (scripts/test.sh and .ci/run do this)
 #
 # As root, what is missing is installed with apt-get (Debian 12). Not as root, nothing is
 # changed: the script stops at once with the missing packages and the command that installs
@@ -20,12 +20,15 @@ PACKAGES=(postgresql postgresql-15 rabbitmq-server curl procps ca-certificates p
 # The stack (docker-compose v1, mmdebstrap for the offline images) and tmux, in which the
 # end-to-end test drives the real ms-tui.
 STACK_PACKAGES=(docker.io docker-compose mmdebstrap tmux)
+# socat: the remote-engine test forwards a TCP port to the local Docker socket.
+STACK_PACKAGES+=(socat)
 # What the tests call, by path: a package can be installed and still lack them (PostgreSQL
 # other than 15, say).
 BINARIES=(/usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/initdb
           /usr/lib/rabbitmq/bin/rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmqctl
           /usr/bin/psql /usr/bin/curl)
-STACK_BINARIES=(/usr/sbin/dockerd /usr/bin/docker-compose /usr/bin/mmdebstrap /usr/bin/tmux)
+STACK_BINARIES=(/usr/sbin/dockerd /usr/bin/docker-compose /usr/bin/mmdebstrap /usr/bin/tmux
+                /usr/bin/socat)
 
 APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300
           -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
@@ -135,9 +138,25 @@ ensure_docker() {
     return 1
 }
 
+# The PyPI tools, pinned, in the one venv of scripts/python-tools.sh (Debian's pip refuses
+# system-wide installs): kubernetes-validate, which scripts/k8s-validate.sh runs on the rendered
+# overlays (it bundles the Kubernetes schemas, so validating needs no network; installing it
+# does), and schemathesis, which scripts/fuzz.sh runs on the stack.
+# shellcheck source=scripts/python-tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/python-tools.sh"
+KUBE_VALIDATE_VERSION=1.37.0
+SCHEMATHESIS_VERSION=4.32.5
+ensure_python_tools() {
+    ensure_python_tool kubernetes-validate "kubernetes-validate==$KUBE_VALIDATE_VERSION" >/dev/null &&
+        ensure_python_tool schemathesis "schemathesis==$SCHEMATHESIS_VERSION" >/dev/null || {
+        pkg_log "ERROR: could not install the PyPI tools into $PYTHON_TOOLS"
+        return 1
+    }
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
-        "") ensure_packages && ensure_docker ;;
+        "") ensure_packages && ensure_docker && ensure_python_tools ;;
         missing) missing_packages ;;
         *) echo "usage: $0 [missing]" >&2; exit 2 ;;
     esac

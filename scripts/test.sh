@@ -8,7 +8,7 @@
 #
 # Three phases, each timed; every failure is loud and the exit status is non-zero if any
 # phase failed:
-#  1. gates and build: `cargo fmt --check`; `cargo test --workspace --features
+#  1. gates and build: `cargo fmt --check`; scripts/k8s-validate.sh; `cargo test --workspace --features
 #             tui/stack-tests --no-run`, the ONE build. Everything below reuses it:
 #             target/debug/ms-service goes into the service image, target/debug/ms-tui
 #             brings the stack up. Then `cargo clippy --all-targets -- -D warnings` on the
@@ -71,6 +71,7 @@ STACK=${MS_TEST_STACK:-0}
 # Fail before the long build, not after it, when a package, Docker or a cargo tool is missing.
 ensure_packages || exit 1
 ensure_docker || exit 1
+ensure_python_tools || exit 1
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     phase "ERROR: cargo fmt and cargo clippy are needed: rustup component add rustfmt clippy"
     exit 1
@@ -92,6 +93,11 @@ images_pid=$!
 if ! cargo fmt --all -- --check; then
     status=1
     phase "ERROR: cargo fmt --check: the code above is not formatted (cargo fmt --all fixes it)"
+fi
+# The Kubernetes overlays, rendered and validated offline (20-40 s): a failure fails the run.
+if ! bash scripts/k8s-validate.sh; then
+    status=1
+    phase "ERROR: scripts/k8s-validate.sh: the Kubernetes manifests above do not validate"
 fi
 build_status=0
 cargo test --workspace --locked "${FEATURES[@]}" --no-run "$@" || build_status=$?

@@ -203,7 +203,7 @@ pub fn long_help(log_file: &str) -> String {
         "\nEnvironment:\n  \
          {:<16} the app's log filter (default: info), e.g. debug or info,ms_tui=debug\n  \
          {:<16} the app's log file (now: {log_file})\n  \
-         {:<16} the Docker engine's socket (unix://…; default /var/run/docker.sock)\n  \
+         {:<16} the Docker engine (unix://, tcp:// or ssh://; default unix:///var/run/docker.sock)\n  \
          {:<16} the broker the queue pane probes (default: the stack's, account from compose/.env)\n  \
          {:<16} its management API, for unacked counts and rates (default http://127.0.0.1:15672)\n  \
          {:<16} the services' admin token for the knobs (default: from compose/.env)\n\

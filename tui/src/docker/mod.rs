@@ -7,7 +7,8 @@
 //! stream per container carry samples and lines. When the engine goes away the worker says so
 //! and reconnects by itself with back-off.
 //!
-//! - [`engine`]: connect (with API version negotiation); list a project's containers, inspected.
+//! - [`engine`]: connect (to `DOCKER_HOST`: unix://, tcp:// or ssh://; with API version
+//!   negotiation); list a project's containers, inspected.
 //! - [`labels`]: the project and its labels — what makes a container ours, and the check itself.
 //! - [`actions`]: kill / stop / start / pause / unpause / restart, each after a label check.
 //! - [`exec`]: a command inside a container (label-checked), and on it `ms-service admin`, the

@@ -7,6 +7,8 @@
 //!   app log pane's is alone in `tests/applog.rs` (tui-logger's buffer is global).
 //! - `broker_probe`, `load_engine`: the queue sampler and the load engine against the real
 //!   RabbitMQ and services of `scripts/test-infra.sh`.
+//! - `remote_engine`: `DOCKER_HOST` that names no engine (a clear error) and, on the running
+//!   stack, `status` and `up` through a TCP forwarder (socat) to the engine's socket.
 //! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
 //!   `stack_seeds` (the seed READMEs), `stack_docs` (`/docs` and `/openapi.json`), `stack_experiments` (`ms-tui run`), `stack_bench`
@@ -24,6 +26,7 @@ mod ui_fixtures;
 mod broker_probe;
 mod experiment_effects;
 mod load_engine;
+mod remote_engine;
 mod ui_containers;
 mod ui_experiment;
 mod ui_logs;
