@@ -8,7 +8,7 @@
 #  - owns /var/lib/rabbitmq (the node's data and its Erlang cookie), then execs the server as
 #    `rabbitmq` (PID 1, so `docker stop` reaches it).
 # Extra configuration (the broker cluster's peer discovery) comes as files in
-# /etc/rabbitmq/conf.d, which the server reads after rabbitmq.conf.
+# /etc/rabbitmq/conf.d, appended to rabbitmq.conf.
 set -eu
 
 if [ "${1:-}" != rabbitmq-server ]; then
@@ -25,6 +25,11 @@ conf=/etc/rabbitmq/rabbitmq.conf
     if [ -n "${RABBITMQ_DEFAULT_USER:-}" ]; then echo "default_user = $RABBITMQ_DEFAULT_USER"; fi
     if [ -n "${RABBITMQ_DEFAULT_PASS:-}" ]; then echo "default_pass = $RABBITMQ_DEFAULT_PASS"; fi
     if [ -n "${RABBITMQ_DEFAULT_VHOST:-}" ]; then echo "default_vhost = $RABBITMQ_DEFAULT_VHOST"; fi
+    # conf.d (the broker cluster's peer discovery) folded in, whether or not this RabbitMQ
+    # reads that directory itself: the settings are the same either way.
+    for extra in /etc/rabbitmq/conf.d/*.conf; do
+        if [ -f "$extra" ]; then cat "$extra"; fi
+    done
 } >"$conf"
 # The server reads these variables too; the file above is the single source.
 unset RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS RABBITMQ_DEFAULT_VHOST

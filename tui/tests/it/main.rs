@@ -11,7 +11,7 @@
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
 //!   `stack_seeds` (the seed READMEs), `stack_experiments` (`ms-tui run`), `stack_bench`
 //!   (`ms-tui bench --quick`), `stack_bench_usage` (the bench's stats reader),
-//!   `stack_failures` (outages), `stack_faults` (partitions,
+//!   `stack_broker_cluster` (a broker node killed under load), `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `stack_scale` (`ms-tui scale`: replicas of a consumer), `ui_docker_engine` (the
 //!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
 //!   `ui_e2e_faults` (faults from the keyboard, in tmux), `ui_e2e_knobs` (`c` and its
@@ -40,6 +40,8 @@ mod stack_support;
 mod stack_bench;
 #[cfg(feature = "stack-tests")]
 mod stack_bench_usage;
+#[cfg(feature = "stack-tests")]
+mod stack_broker_cluster;
 #[cfg(feature = "stack-tests")]
 mod stack_experiments;
 #[cfg(feature = "stack-tests")]
