@@ -280,7 +280,8 @@ pub async fn up(
         ))),
         EnvAction::Kept => {}
     }
-    if env::set_broker_cluster(&layout.env_file(), options.broker_cluster)? {
+    let broker_changed = env::set_broker_cluster(&layout.env_file(), options.broker_cluster)?;
+    if broker_changed {
         progress(Progress::Step(format!(
             "{}: MS_BROKER_CLUSTER={}",
             layout.env_file().display(),
@@ -289,6 +290,23 @@ pub async fn up(
     }
     let stack_env = layout.env()?;
     let compose = Compose::detect().await?;
+    if broker_changed {
+        // compose v1 re-creates a container on the volumes of the one it replaces, whatever
+        // the file now says: node 1 would keep the other layout's queues (classic queues
+        // where quorum ones are declared, or the reverse). Removed, it starts on its own.
+        progress(Progress::Step(
+            "removing the rabbitmq container: the other broker layout's volume stays with it"
+                .into(),
+        ));
+        run_reporting(
+            &compose,
+            &layout,
+            &["rm", "-f", "-s", "rabbitmq"],
+            &[],
+            progress,
+        )
+        .await?;
+    }
     progress(Progress::Step(format!("compose: {}", compose.describe())));
 
     let plan = images::ImagePlan {
