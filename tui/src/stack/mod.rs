@@ -291,17 +291,18 @@ pub async fn up(
     let stack_env = layout.env()?;
     let compose = Compose::detect().await?;
     if broker_changed {
-        // compose v1 re-creates a container on the volumes of the one it replaces, whatever
-        // the file now says: node 1 would keep the other layout's queues (classic queues
-        // where quorum ones are declared, or the reverse). Removed, it starts on its own.
+        // The other layout's containers go first: services still running would declare their
+        // queue type on the new broker the moment it answers (classic queues where quorum
+        // ones belong, or the reverse), and compose v1 would re-create `rabbitmq` on the
+        // volume of the container it replaces, whatever the file now says.
         progress(Progress::Step(
-            "removing the rabbitmq container: the other broker layout's volume stays with it"
+            "the broker layout changed: removing the running containers first (volumes stay)"
                 .into(),
         ));
         run_reporting(
             &compose,
             &layout,
-            &["rm", "-f", "-s", "rabbitmq"],
+            &["down", "--remove-orphans"],
             &[],
             progress,
         )
