@@ -90,7 +90,9 @@ pub struct Settings {
     #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
     pub bind: IpAddr,
     /// RabbitMQ URL. Async services need it for every business event; sync services only
-    /// publish completion events on it (and keep working without it).
+    /// publish completion events on it (and keep working without it). A cluster is one URL
+    /// with its nodes as a host list (`amqp://u:p@rabbitmq:5672,rabbitmq-2:5672/%2f`): the
+    /// service connects to the first that answers and fails over to the next.
     #[arg(
         long,
         env = "AMQP_URL",
@@ -98,6 +100,10 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub amqp_url: String,
+    /// How the durable queues are declared: `classic` (one node) or `quorum` (a cluster).
+    /// Every service of one broker must agree: the broker refuses a mismatch.
+    #[arg(long, env = "QUEUE_TYPE", value_enum, default_value_t = crate::broker::topology::QueueType::Classic)]
+    pub queue_type: crate::broker::topology::QueueType,
     /// PostgreSQL URL including the user and the database (one database per mode, e.g.
     /// `ms_sync`); the database is created when missing, the service's schema always.
     #[arg(

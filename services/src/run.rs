@@ -32,6 +32,7 @@ pub async fn run(service: Service, settings: Settings) -> anyhow::Result<()> {
     let stop = shutdown::on_signals();
     let broker = Broker::start(
         settings.amqp_url.clone(),
+        settings.queue_type,
         format!("ms-service {service} ({mode})"),
         stop.clone(),
     );

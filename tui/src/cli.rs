@@ -175,6 +175,9 @@ async fn status(options: &stack::StackOptions) -> anyhow::Result<ExitCode> {
         String::new()
     };
     println!("{ready}/{expected} containers running and healthy{scaled}");
+    if let Some(nodes) = stack::broker_nodes_line(options, &list) {
+        println!("{nodes}");
+    }
     if list.len() < expected {
         println!(
             "{} container(s) of the compose file do not exist: `ms-tui up` creates them",

@@ -1,12 +1,14 @@
 //! The RabbitMQ layer: one supervised connection per process, publish-with-confirm, consumers.
 //!
-//! - `topology`: every exchange and queue name, declared in one place.
+//! - `topology`: every exchange and queue name, declared in one place (classic or quorum).
+//! - `nodes`: a broker URL naming several cluster nodes, and the order to try them in.
 //! - this file: [`Broker`], which keeps a connection alive (reconnecting with backoff when the
-//!   broker goes away) and publishes with publisher confirms.
+//!   broker goes away, to the next node of a cluster) and publishes with publisher confirms.
 //! - `consume`: the one consumer loop (manual acks, bounded retries, dead-lettering), which
 //!   follows the `consumer_concurrency` knob by re-subscribing and can store in batches.
 
 pub mod consume;
+pub mod nodes;
 pub mod topology;
 
 use std::borrow::Cow;
@@ -168,11 +170,22 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts the supervisor that connects, declares the topology, and reconnects forever
-    /// (with capped backoff) until `shutdown`.
-    pub fn start(url: String, client_name: String, shutdown: CancellationToken) -> Broker {
+    /// Starts the supervisor that connects to a node of `url` ([`nodes`]), declares the
+    /// topology with `queue_type`, and reconnects forever (with capped backoff, trying the
+    /// next node first) until `shutdown`.
+    pub fn start(
+        url: String,
+        queue_type: topology::QueueType,
+        client_name: String,
+        shutdown: CancellationToken,
+    ) -> Broker {
         let (tx, rx) = watch::channel(None);
-        tokio::spawn(supervise(url, client_name, tx, shutdown));
+        let target = Target {
+            nodes: nodes::Nodes::new(&url),
+            queue_type,
+            client_name,
+        };
+        tokio::spawn(supervise(target, tx, shutdown));
         Broker { link: rx }
     }
 
@@ -296,9 +309,15 @@ pub fn retry_count(props: &BasicProperties) -> u32 {
     }
 }
 
-async fn supervise(
-    url: String,
+/// What the supervisor connects to, and as whom.
+struct Target {
+    nodes: nodes::Nodes,
+    queue_type: topology::QueueType,
     client_name: String,
+}
+
+async fn supervise(
+    mut target: Target,
     link: watch::Sender<Option<Link>>,
     shutdown: CancellationToken,
 ) {
@@ -307,11 +326,15 @@ async fn supervise(
     loop {
         let attempt = tokio::select! {
             _ = shutdown.cancelled() => break,
-            r = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, &client_name)) => r,
+            r = connect_first(&target) => r,
         };
         match attempt {
-            Ok(Ok(new_link)) => {
-                tracing::info!("connected to the message broker");
+            Ok((index, new_link)) => {
+                target.nodes.prefer(index);
+                tracing::info!(
+                    node = target.nodes.host(index),
+                    "connected to the message broker"
+                );
                 backoff = Duration::from_millis(100);
                 reported_down = false;
                 link.send_replace(Some(new_link.clone()));
@@ -326,21 +349,23 @@ async fn supervise(
                     }
                 }
                 link.send_replace(None);
-                tracing::warn!("lost the message broker connection; reconnecting");
+                // The lost node is likely down: a cluster's next node goes first, at once.
+                target.nodes.lost(index);
+                tracing::warn!(
+                    node = target.nodes.host(index),
+                    "lost the message broker connection; reconnecting"
+                );
                 // A half-dead connection (channel closed by an error) must not linger.
                 let _ = new_link.connection.close(200, "reconnecting".into()).await;
+                if target.nodes.len() > 1 {
+                    continue;
+                }
             }
-            Ok(Err(err)) if !reported_down => {
+            Err(err) if !reported_down => {
                 tracing::warn!(error = %err, "message broker unreachable; retrying in the background");
                 reported_down = true;
             }
-            Err(_) if !reported_down => {
-                tracing::warn!(
-                    "message broker connection attempt timed out; retrying in the background"
-                );
-                reported_down = true;
-            }
-            _ => {}
+            Err(_) => {}
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -351,7 +376,41 @@ async fn supervise(
     link.send_replace(None);
 }
 
-async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
+/// Why no node took the connection.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("{node}: {source}")]
+    Amqp { node: String, source: lapin::Error },
+    #[error("{node}: the attempt timed out after {CONNECT_TIMEOUT:?}")]
+    Timeout { node: String },
+}
+
+/// Each node once, the preferred one first; the index of the one that took the connection,
+/// or the last node's error.
+async fn connect_first(target: &Target) -> Result<(usize, Link), ConnectError> {
+    let mut last = None;
+    for (index, url) in target.nodes.in_turn() {
+        let node = target.nodes.host(index).to_owned();
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            connect(url, target.queue_type, &target.client_name),
+        );
+        match attempt.await {
+            Ok(Ok(link)) => return Ok((index, link)),
+            Ok(Err(source)) => last = Some(ConnectError::Amqp { node, source }),
+            Err(_) => last = Some(ConnectError::Timeout { node }),
+        }
+    }
+    Err(last.unwrap_or(ConnectError::Timeout {
+        node: String::new(),
+    }))
+}
+
+async fn connect(
+    url: &str,
+    queue_type: topology::QueueType,
+    client_name: &str,
+) -> lapin::Result<Link> {
     let props = ConnectionProperties::default().with_connection_name(client_name.into());
     let connection = match url.parse::<AMQPUri>() {
         Ok(mut uri) => {
@@ -363,7 +422,7 @@ async fn connect(url: &str, client_name: &str) -> lapin::Result<Link> {
         Err(_) => Connection::connect(url, props).await?,
     };
     let setup = connection.create_channel().await?;
-    topology::declare(&setup).await?;
+    topology::declare(&setup, queue_type).await?;
     let _ = setup.close(200, "topology declared".into()).await;
     let publisher = connection.create_channel().await?;
     publisher

@@ -3,6 +3,12 @@
 //! Each business queue `q` gets two companions: `q.retry` (messages wait there for their
 //! per-message TTL, then dead-letter back into `q`) and `q.dlq` (where a message lands after
 //! its bounded retries). The peers had neither: their failing messages looped forever.
+//!
+//! [`QueueType`]: all three are classic queues on a single node and quorum queues on a
+//! broker cluster (replicated, so they survive a node). The arguments stay the same on both:
+//! the retry queue's per-message TTL and dead-lettering work on quorum queues since RabbitMQ
+//! 3.10 (dead-lettering at most once on both, as classic always was); our own retry count
+//! and DLQ bound the redeliveries, so no `x-delivery-limit` is set.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -64,6 +70,31 @@ pub const INVENTORY_PAYMENT_SUCCEEDED: &str = "inventory_payment_succeeded_queue
 pub const ORDER_PAYMENT_SUCCEEDED: &str = "order_payment_succeeded_queue";
 /// S5: inventory could not reserve (peer 002 never checked stock); the order fails.
 pub const STOCK_REJECTED: &str = "stock_rejected_queue";
+
+/// How the durable queues are declared (`QUEUE_TYPE`). A broker refuses a re-declaration
+/// with another type, so one broker's volumes hold one type: the cluster has its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueueType {
+    /// RabbitMQ's default, on one node.
+    #[default]
+    Classic,
+    /// Raft-replicated over the cluster's nodes (`x-queue-type: quorum`).
+    Quorum,
+}
+
+impl QueueType {
+    /// The declaration arguments every durable queue starts from.
+    fn arguments(self) -> FieldTable {
+        let mut args = FieldTable::default();
+        if self == QueueType::Quorum {
+            args.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
+        }
+        args
+    }
+}
 
 struct ExchangeSpec {
     name: &'static str,
@@ -235,29 +266,17 @@ pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dlq")
 }
 
-/// Declares everything; idempotent, so every service runs it on every (re)connect.
-pub async fn declare(channel: &Channel) -> lapin::Result<()> {
-    for exchange in EXCHANGES {
-        let options = ExchangeDeclareOptions {
-            durable: exchange.durable,
-            ..Default::default()
-        };
-        channel
-            .exchange_declare(
-                exchange.name.into(),
-                (exchange.kind)(),
-                options,
-                FieldTable::default(),
-            )
-            .await?;
-    }
+/// Declares everything, the durable queues as `queue_type`; idempotent, so every service
+/// runs it on every (re)connect.
+pub async fn declare(channel: &Channel, queue_type: QueueType) -> lapin::Result<()> {
+    declare_exchanges(channel).await?;
     let durable = QueueDeclareOptions {
         durable: true,
         ..Default::default()
     };
     for queue in QUEUES {
         channel
-            .queue_declare(queue.name.into(), durable, FieldTable::default())
+            .queue_declare(queue.name.into(), durable, queue_type.arguments())
             .await?;
         for (exchange, key) in queue.bindings {
             channel
@@ -270,7 +289,7 @@ pub async fn declare(channel: &Channel) -> lapin::Result<()> {
                 )
                 .await?;
         }
-        let mut back_to_queue = FieldTable::default();
+        let mut back_to_queue = queue_type.arguments();
         back_to_queue.insert(
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(DEFAULT_EXCHANGE.into()),
@@ -290,6 +309,26 @@ pub async fn declare(channel: &Channel) -> lapin::Result<()> {
             .queue_declare(
                 dead_letter_queue(queue.name).as_str().into(),
                 durable,
+                queue_type.arguments(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The exchanges alone: enough to bind a private queue (the control room's telemetry) before
+/// any service declared the queues, without knowing their type.
+pub async fn declare_exchanges(channel: &Channel) -> lapin::Result<()> {
+    for exchange in EXCHANGES {
+        let options = ExchangeDeclareOptions {
+            durable: exchange.durable,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                exchange.name.into(),
+                (exchange.kind)(),
+                options,
                 FieldTable::default(),
             )
             .await?;

@@ -22,7 +22,9 @@ async fn publish_many(world: &World, queue: &str, messages: Vec<(String, Vec<u8>
     let conn = world.amqp().await;
     let channel = conn.create_channel().await.unwrap();
     // As every service does on connecting, so that the queue exists before any service ran.
-    common::broker::topology::declare(&channel).await.unwrap();
+    common::broker::topology::declare(&channel, Default::default())
+        .await
+        .unwrap();
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await

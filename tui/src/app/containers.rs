@@ -18,7 +18,8 @@ fn order(c: &ContainerInfo) -> (Group, usize, u32, &str) {
 
 /// Catalogue order for the services, then the infrastructure, then anything else.
 fn service_rank(service: &str) -> usize {
-    const INFRA: [&str; 2] = ["rabbitmq", "postgres"];
+    // The broker cluster's extra nodes sit beside the first.
+    const INFRA: [&str; 4] = ["rabbitmq", "rabbitmq-2", "rabbitmq-3", "postgres"];
     if let Some(i) = Service::ALL.iter().position(|s| s.name() == service) {
         return i;
     }

@@ -1,12 +1,15 @@
 //! Unacked counts and message rates from RabbitMQ's management API (`/api/queues`), the
 //! figures AMQP does not give. Best effort: when the plugin is off or slow, the pane shows
-//! `—` for them and the AMQP depths still flow.
+//! `—` for them and the AMQP depths still flow. On a cluster any node answers for all queues:
+//! the reader asks the one that answered last, and the others in turn when it does not.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::watch;
+
+use common::broker::nodes::Nodes;
 
 use super::BrokerSettings;
 
@@ -63,14 +66,44 @@ pub fn parse(body: &[u8]) -> serde_json::Result<HashMap<String, MgmtQueue>> {
         .collect())
 }
 
-/// Every queue of the default vhost, in one request.
+/// Every queue of the default vhost, in one request to the first node of
+/// `settings.mgmt_url` that answers (every node of a cluster reports every queue).
 pub async fn fetch(
     http: &reqwest::Client,
     settings: &BrokerSettings,
 ) -> anyhow::Result<HashMap<String, MgmtQueue>> {
+    let mut nodes = Nodes::new(&settings.mgmt_url);
+    fetch_from(http, settings, &mut nodes).await
+}
+
+/// As [`fetch`], beginning with `nodes`' preferred node and remembering the one that answered.
+async fn fetch_from(
+    http: &reqwest::Client,
+    settings: &BrokerSettings,
+    nodes: &mut Nodes,
+) -> anyhow::Result<HashMap<String, MgmtQueue>> {
+    let mut last_error = None;
+    let order: Vec<(usize, String)> = nodes.in_turn().map(|(i, u)| (i, u.to_owned())).collect();
+    for (index, base) in order {
+        match fetch_node(http, settings, &base).await {
+            Ok(figures) => {
+                nodes.prefer(index);
+                return Ok(figures);
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no management URL")))
+}
+
+async fn fetch_node(
+    http: &reqwest::Client,
+    settings: &BrokerSettings,
+    base: &str,
+) -> anyhow::Result<HashMap<String, MgmtQueue>> {
     let url = format!(
         "{}/api/queues/%2F?columns=name,messages_unacknowledged,message_stats.publish_details,message_stats.deliver_get_details",
-        settings.mgmt_url.trim_end_matches('/')
+        base.trim_end_matches('/')
     );
     let response = http
         .get(url)
@@ -89,10 +122,11 @@ pub async fn run(
     figures: watch::Sender<HashMap<String, MgmtQueue>>,
 ) {
     let http = common::http::client(Duration::from_secs(2));
+    let mut nodes = Nodes::new(&settings.mgmt_url);
     let mut failures = 0u32;
     while !figures.is_closed() {
         if !queues.borrow().is_empty() {
-            match fetch(&http, &settings).await {
+            match fetch_from(&http, &settings, &mut nodes).await {
                 Ok(fresh) => {
                     failures = 0;
                     figures.send_replace(fresh);

@@ -28,9 +28,10 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(500);
 /// Where the broker is and how to log in.
 #[derive(Clone, Debug)]
 pub struct BrokerSettings {
-    /// `amqp://user:pass@host:port/%2f`.
+    /// `amqp://user:pass@host:port/%2f`; a cluster lists its nodes as hosts
+    /// (`host:5672,host:5682`, see `common::broker::nodes`).
     pub amqp_url: String,
-    /// `http://host:15672` of the management plugin.
+    /// `http://host:15672` of the management plugin; a cluster lists every node's.
     pub mgmt_url: String,
     pub user: String,
     pub password: String,
@@ -110,7 +111,8 @@ impl BrokerSettings {
     /// From `amqp_url` (credentials included) and the management plugin's base URL; the
     /// management API takes the same account.
     pub fn new(amqp_url: &str, mgmt_url: &str) -> BrokerSettings {
-        let (user, password) = match reqwest::Url::parse(amqp_url) {
+        let first_node = common::broker::nodes::expand(amqp_url).remove(0);
+        let (user, password) = match reqwest::Url::parse(&first_node) {
             Ok(url) => (
                 url.username().to_owned(),
                 url.password().unwrap_or_default().to_owned(),
@@ -134,9 +136,12 @@ impl BrokerSettings {
         }
         let from_stack = crate::stack::Layout::discover(stack.root.as_deref())
             .and_then(|layout| layout.env())
-            .map(|env| env.amqp_url());
+            .map(|env| (env.amqp_url(), env.mgmt_url()));
         match from_stack {
-            Ok(url) => BrokerSettings::new(&url, &mgmt),
+            Ok((url, stack_mgmt)) => {
+                let mgmt = std::env::var(MGMT_URL_ENV).unwrap_or(stack_mgmt);
+                BrokerSettings::new(&url, &mgmt)
+            }
             Err(e) => {
                 tracing::info!("no stack credentials ({e:#}); trying RabbitMQ's default account");
                 BrokerSettings::new("amqp://guest:guest@127.0.0.1:5672/%2f", &mgmt)
@@ -157,5 +162,11 @@ mod tests {
         );
         assert_eq!((s.user.as_str(), s.password.as_str()), ("ms", "s3cret"));
         assert_eq!(s.mgmt_url, "http://127.0.0.1:15673");
+        let cluster = BrokerSettings::new(
+            "amqp://ms:s3cret@127.0.0.1:5672,127.0.0.1:5682/%2f",
+            "http://127.0.0.1:15672,127.0.0.1:15682",
+        );
+        assert_eq!(cluster.user, "ms");
+        assert_eq!(cluster.password, "s3cret");
     }
 }

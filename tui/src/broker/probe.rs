@@ -66,7 +66,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(500);
     let mut reported_down = false;
     loop {
-        match Connection::connect(
+        match common::broker::nodes::connect_any(
             &settings.amqp_url,
             ConnectionProperties::default().with_connection_name("ms-tui queue probe".into()),
         )

@@ -54,11 +54,12 @@ pub async fn run(
 pub async fn subscribe(url: &str) -> lapin::Result<(Connection, Consumer)> {
     let props =
         ConnectionProperties::default().with_connection_name("ms-tui completion events".into());
-    let connection = Connection::connect(url, props).await?;
+    let connection = common::broker::nodes::connect_any(url, props).await?;
     let channel = connection.create_channel().await?;
-    // The services declare the same topology; declaring it here too lets the control room
-    // subscribe before any service has started.
-    topology::declare(&channel).await?;
+    // The services declare the same exchanges; declaring them here too lets the control room
+    // subscribe before any service has started (the queues are the services': only they
+    // know whether the broker holds classic or quorum ones).
+    topology::declare_exchanges(&channel).await?;
     let queue = channel
         .queue_declare(
             "".into(),

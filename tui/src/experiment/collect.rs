@@ -194,7 +194,10 @@ async fn probe(connection: &Connection, queues: &[String]) -> lapin::Result<u64>
 
 async fn connect(url: &str, name: &str) -> anyhow::Result<Connection> {
     let props = ConnectionProperties::default().with_connection_name(name.into());
-    let connecting = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props));
+    let connecting = tokio::time::timeout(
+        Duration::from_secs(5),
+        common::broker::nodes::connect_any(url, props),
+    );
     match connecting.await {
         Ok(connection) => Ok(connection?),
         Err(_) => anyhow::bail!("the broker did not answer within 5 s"),

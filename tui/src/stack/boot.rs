@@ -24,8 +24,9 @@ pub(super) fn start_order(services: &[String], batch: usize) -> Vec<Vec<String>>
     groups
 }
 
-/// What every other service waits for.
-const INFRA_FIRST: [&str; 2] = ["rabbitmq", "postgres"];
+/// What every other service waits for; the broker cluster's nodes too, because a quorum
+/// queue's members are the nodes present when a service declares it.
+const INFRA_FIRST: [&str; 4] = ["rabbitmq", "rabbitmq-2", "rabbitmq-3", "postgres"];
 
 /// The health watch shared by every group of one `up`: one deadline, one progress line.
 pub(super) struct Watch<'a> {

@@ -1,6 +1,6 @@
 //! Running compose: v2 (`docker compose`) when this Docker has it, else v1 (`docker-compose`,
-//! Debian's package), always as project `ms-tui` on `compose/docker-compose.yml` and
-//! `compose/.env`. Output lines are handed to the caller as they come.
+//! Debian's package), always as project `ms-tui` on `compose/docker-compose.yml` (with the
+//! broker cluster's layer when `compose/.env` asks for it) and `compose/.env`. Output lines are handed to the caller as they come.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -60,11 +60,10 @@ impl Compose {
     /// `compose/.env` does not exist and compose still wants its variables to be set).
     fn command(&self, layout: &Layout, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
-            .arg("--project-name")
-            .arg(PROJECT)
-            .arg("--file")
-            .arg(layout.compose_file());
+        cmd.args(&self.argv[1..]).arg("--project-name").arg(PROJECT);
+        for file in layout.compose_files() {
+            cmd.arg("--file").arg(file);
+        }
         if layout.env_file().exists() {
             cmd.arg("--env-file").arg(layout.env_file());
         }

@@ -14,6 +14,14 @@ const PLACEHOLDER: &str = "change-me";
 pub const OFFICIAL_IMAGES: &str = "docker.io/library";
 pub const OFFLINE_IMAGES: &str = "ms-tui-offline";
 
+/// The broker cluster's nodes (compose/broker-cluster.yml): compose service (= host name),
+/// AMQP and management ports on 127.0.0.1. The first is the single node's `rabbitmq`.
+pub const CLUSTER_NODES: [(&str, u16, u16); 3] = [
+    ("rabbitmq", 5672, 15672),
+    ("rabbitmq-2", 5682, 15682),
+    ("rabbitmq-3", 5683, 15683),
+];
+
 /// The variables every stack needs; a `.env` without one of them is refused.
 const REQUIRED: [&str; 5] = [
     "RABBITMQ_USER",
@@ -91,13 +99,44 @@ impl StackEnv {
         self.required("POSTGRES_PASSWORD")
     }
 
-    /// The broker as published on the host (127.0.0.1:5672).
+    /// `MS_BROKER_CLUSTER=true`: RabbitMQ runs as [`CLUSTER_NODES`] (`up --broker-cluster`).
+    pub fn broker_cluster(&self) -> bool {
+        self.get("MS_BROKER_CLUSTER") == Some("true")
+    }
+
+    /// The broker's nodes as published on the host: one, or the cluster's three.
+    fn broker_nodes(&self) -> &'static [(&'static str, u16, u16)] {
+        if self.broker_cluster() {
+            &CLUSTER_NODES
+        } else {
+            &CLUSTER_NODES[..1]
+        }
+    }
+
+    /// The broker as published on the host (127.0.0.1:5672; a cluster's nodes as a host list,
+    /// see `common::broker::nodes`).
     pub fn amqp_url(&self) -> String {
+        let hosts: Vec<String> = self
+            .broker_nodes()
+            .iter()
+            .map(|(_, amqp, _)| format!("127.0.0.1:{amqp}"))
+            .collect();
         format!(
-            "amqp://{}:{}@127.0.0.1:5672/%2f",
+            "amqp://{}:{}@{}/%2f",
             self.rabbitmq_user(),
-            self.rabbitmq_password()
+            self.rabbitmq_password(),
+            hosts.join(",")
         )
+    }
+
+    /// The management plugin(s) as published on the host, in the same form.
+    pub fn mgmt_url(&self) -> String {
+        let hosts: Vec<String> = self
+            .broker_nodes()
+            .iter()
+            .map(|(_, _, mgmt)| format!("127.0.0.1:{mgmt}"))
+            .collect();
+        format!("http://{}", hosts.join(","))
     }
 
     /// The database of one mode (`ms_sync` / `ms_async`) as published on the host.
@@ -188,6 +227,49 @@ pub fn ensure(env_path: &Path, example: &Path, infra: Option<&str>) -> anyhow::R
         write_private(env_path, &text)?;
     }
     Ok(action)
+}
+
+/// Writes the broker layout into `env_path`: `MS_BROKER_CLUSTER`, and what the compose files
+/// read from it (`MS_AMQP_HOSTS`, the nodes the services try; `MS_QUEUE_TYPE`) plus an Erlang
+/// cookie for the cluster when the file has none. True when the file changed.
+pub fn set_broker_cluster(env_path: &Path, cluster: bool) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(env_path)
+        .with_context(|| format!("reading {}", env_path.display()))?;
+    let vars = parse(&text);
+    let hosts: Vec<String> = if cluster {
+        CLUSTER_NODES
+            .iter()
+            .map(|(host, _, _)| format!("{host}:5672"))
+            .collect()
+    } else {
+        vec![format!("{}:5672", CLUSTER_NODES[0].0)]
+    };
+    let mut wanted = vec![
+        ("MS_BROKER_CLUSTER", cluster.to_string()),
+        ("MS_AMQP_HOSTS", hosts.join(",")),
+        (
+            "MS_QUEUE_TYPE",
+            if cluster { "quorum" } else { "classic" }.to_owned(),
+        ),
+    ];
+    if cluster
+        && vars
+            .get("RABBITMQ_ERLANG_COOKIE")
+            .is_none_or(|c| c.is_empty())
+    {
+        wanted.push(("RABBITMQ_ERLANG_COOKIE", secret()));
+    }
+    let mut out = text.clone();
+    for (key, value) in &wanted {
+        if vars.get(*key) != Some(value) {
+            out = set_var(&out, key, value);
+        }
+    }
+    if out == text {
+        return Ok(false);
+    }
+    write_private(env_path, &out)?;
+    Ok(true)
 }
 
 /// Each placeholder gets its own random value (122 random bits, hex: URL-safe).
@@ -299,6 +381,48 @@ mod tests {
             "ms-tui-offline/postgres:15".to_owned()
         );
         std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_broker_cluster_switch_rewrites_its_variables() -> anyhow::Result<()> {
+        let path = std::env::temp_dir().join(format!("ms-tui-env-{}", secret()));
+        std::fs::write(
+            &path,
+            "RABBITMQ_USER=ms\nRABBITMQ_PASSWORD=pw\nPOSTGRES_USER=ms\n\
+             POSTGRES_PASSWORD=x\nMS_ADMIN_TOKEN=y\n",
+        )?;
+        assert!(!StackEnv::load(&path)?.broker_cluster());
+        assert!(set_broker_cluster(&path, true)?);
+        let cluster = StackEnv::load(&path)?;
+        assert!(cluster.broker_cluster());
+        assert_eq!(cluster.get("MS_QUEUE_TYPE"), Some("quorum"));
+        assert_eq!(
+            cluster.get("MS_AMQP_HOSTS"),
+            Some("rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672")
+        );
+        assert_eq!(
+            cluster.amqp_url(),
+            "amqp://ms:pw@127.0.0.1:5672,127.0.0.1:5682,127.0.0.1:5683/%2f"
+        );
+        assert_eq!(
+            cluster.mgmt_url(),
+            "http://127.0.0.1:15672,127.0.0.1:15682,127.0.0.1:15683"
+        );
+        let cookie = cluster.get("RABBITMQ_ERLANG_COOKIE").map(str::to_owned);
+        assert!(cookie.as_ref().is_some_and(|c| c.len() == 32));
+        assert!(!set_broker_cluster(&path, true)?, "nothing to change");
+        assert!(set_broker_cluster(&path, false)?);
+        let single = StackEnv::load(&path)?;
+        assert!(!single.broker_cluster());
+        assert_eq!(single.get("MS_QUEUE_TYPE"), Some("classic"));
+        assert_eq!(single.amqp_url(), "amqp://ms:pw@127.0.0.1:5672/%2f");
+        // The cookie stays for the next cluster: its volumes were made with it.
+        assert_eq!(
+            single.get("RABBITMQ_ERLANG_COOKIE").map(str::to_owned),
+            cookie
+        );
+        std::fs::remove_file(&path)?;
         Ok(())
     }
 

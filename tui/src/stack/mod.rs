@@ -84,6 +84,21 @@ impl Layout {
         self.root.join("compose/docker-compose.yml")
     }
 
+    /// The broker cluster's layer over [`Layout::compose_file`].
+    pub fn broker_cluster_file(&self) -> PathBuf {
+        self.root.join("compose/broker-cluster.yml")
+    }
+
+    /// The files compose reads, in order: the base file, and the broker cluster's layer while
+    /// `compose/.env` says `MS_BROKER_CLUSTER=true`.
+    pub fn compose_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.compose_file()];
+        if self.env().is_ok_and(|env| env.broker_cluster()) {
+            files.push(self.broker_cluster_file());
+        }
+        files
+    }
+
     pub fn env_file(&self) -> PathBuf {
         self.root.join("compose/.env")
     }
@@ -124,6 +139,11 @@ pub struct UpOptions {
     /// Remembered in compose/.env.
     #[arg(long)]
     pub official: bool,
+    /// Run RabbitMQ as a 3-node cluster with quorum queues (compose/broker-cluster.yml, own
+    /// volumes); without it, `up` runs the single node. Remembered in compose/.env
+    /// (MS_BROKER_CLUSTER) for the other commands.
+    #[arg(long)]
+    pub broker_cluster: bool,
     /// Rebuild the service image even when it exists (after changing the services' code).
     #[arg(long)]
     pub build: bool,
@@ -147,6 +167,7 @@ impl Default for UpOptions {
             stack: StackOptions::default(),
             offline: false,
             official: false,
+            broker_cluster: false,
             build: false,
             service_binary: None,
             timeout: 300,
@@ -259,8 +280,34 @@ pub async fn up(
         ))),
         EnvAction::Kept => {}
     }
+    let broker_changed = env::set_broker_cluster(&layout.env_file(), options.broker_cluster)?;
+    if broker_changed {
+        progress(Progress::Step(format!(
+            "{}: MS_BROKER_CLUSTER={}",
+            layout.env_file().display(),
+            options.broker_cluster
+        )));
+    }
     let stack_env = layout.env()?;
     let compose = Compose::detect().await?;
+    if broker_changed {
+        // The other layout's containers go first: services still running would declare their
+        // queue type on the new broker the moment it answers (classic queues where quorum
+        // ones belong, or the reverse), and compose v1 would re-create `rabbitmq` on the
+        // volume of the container it replaces, whatever the file now says.
+        progress(Progress::Step(
+            "the broker layout changed: removing the running containers first (volumes stay)"
+                .into(),
+        ));
+        run_reporting(
+            &compose,
+            &layout,
+            &["down", "--remove-orphans"],
+            &[],
+            progress,
+        )
+        .await?;
+    }
     progress(Progress::Step(format!("compose: {}", compose.describe())));
 
     let plan = images::ImagePlan {
@@ -357,6 +404,35 @@ pub async fn down(
 pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
     let docker = crate::docker::connect().await?;
     containers::list(&docker).await
+}
+
+/// `broker: 2/3 nodes running and healthy (…)` when the stack runs the broker cluster.
+pub fn broker_nodes_line(options: &StackOptions, list: &[ContainerStatus]) -> Option<String> {
+    let layout = Layout::discover(options.root.as_deref()).ok()?;
+    if !layout.env().ok()?.broker_cluster() {
+        return None;
+    }
+    let node = |c: &&ContainerStatus| {
+        env::CLUSTER_NODES
+            .iter()
+            .any(|(name, _, _)| *name == c.compose_service)
+    };
+    let ready: Vec<&str> = list
+        .iter()
+        .filter(node)
+        .filter(|c| c.is_ready())
+        .map(|c| c.compose_service.as_str())
+        .collect();
+    Some(format!(
+        "broker: {}/{} cluster nodes running and healthy ({})",
+        ready.len(),
+        env::CLUSTER_NODES.len(),
+        if ready.is_empty() {
+            "none".to_owned()
+        } else {
+            ready.join(", ")
+        }
+    ))
 }
 
 /// How many containers the current layout expects of the stack listed as `list`: one per

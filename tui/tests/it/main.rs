@@ -11,9 +11,10 @@
 //!   stack, `status` and `up` through a TCP forwarder (socat) to the engine's socket.
 //! - with `--features stack-tests`, the tests against the running Docker stack (`ms-tui up`),
 //!   all inside a `mod on_the_running_stack` so phase 2 of `scripts/test.sh` can skip them:
-//!   `stack_seeds` (the seed READMEs), `stack_docs` (`/docs` and `/openapi.json`), `stack_experiments` (`ms-tui run`), `stack_bench`
-//!   (`ms-tui bench --quick`), `stack_bench_usage` (the bench's stats reader),
-//!   `stack_failures` (outages), `stack_faults` (partitions,
+//!   `stack_seeds` (the seed READMEs), `stack_docs` (`/docs` and `/openapi.json`),
+//!   `stack_experiments` (`ms-tui run`), `stack_bench` (`ms-tui bench --quick`),
+//!   `stack_bench_usage` (the bench's stats reader), `stack_broker_cluster` (a broker node
+//!   killed under load), `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `stack_scale` (`ms-tui scale`: replicas of a consumer), `ui_docker_engine` (the
 //!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
 //!   `ui_e2e_faults` (faults from the keyboard, in tmux), `ui_e2e_knobs` (`c` and its
@@ -43,6 +44,8 @@ mod stack_support;
 mod stack_bench;
 #[cfg(feature = "stack-tests")]
 mod stack_bench_usage;
+#[cfg(feature = "stack-tests")]
+mod stack_broker_cluster;
 #[cfg(feature = "stack-tests")]
 mod stack_docs;
 #[cfg(feature = "stack-tests")]

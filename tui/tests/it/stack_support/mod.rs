@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use common::Mode;
 use common::scenario::Service;
+use lapin::ConnectionProperties;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use ms_tui::docker::status::{self as containers, ContainerStatus};
 use ms_tui::docker::{Action, Project, actions};
 use ms_tui::stack::env::StackEnv;
@@ -200,9 +200,12 @@ impl Stack {
     /// Messages ready in a durable queue, exactly (a passive declare; the management API's
     /// figures lag by seconds).
     pub async fn queue_depth(&self, queue: &str) -> u32 {
-        let connection = Connection::connect(&self.env.amqp_url(), ConnectionProperties::default())
-            .await
-            .unwrap_or_else(|err| panic!("AMQP connect: {err}"));
+        let connection = common::broker::nodes::connect_any(
+            &self.env.amqp_url(),
+            ConnectionProperties::default(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("AMQP connect: {err}"));
         let channel = connection
             .create_channel()
             .await
