@@ -13,6 +13,8 @@
 //! - [`compose`]: runs `docker compose` (v2) or `docker-compose` (v1) as project `ms-tui`.
 //! - [`scale`]: the replicas of an async service's consumers (`ms-tui scale`), and the
 //!   container count the current layout expects.
+//! - [`swarm`]: the `docker stack deploy` file generated from `docker-compose config`, and
+//!   the edge container that publishes its 127.0.0.1 ports.
 //! - `boot`: the start order and the health watch of `up`.
 //! - `process`: child processes whose output lines become progress.
 
@@ -22,6 +24,7 @@ pub mod env;
 pub mod images;
 mod process;
 pub mod scale;
+pub mod swarm;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
