@@ -6,7 +6,7 @@
 #
 #   --examples N    generated cases per operation and phase (default 50)
 #   --budget S      the whole run's time limit; past it the run is stopped and fails (480)
-#   --jobs N        services fuzzed at once (default 3)
+#   --jobs N        services fuzzed at once (default 4)
 #   PORT...         only these services (default: 8001-8010, 8101-8110 and the gateway 9000)
 #
 # Needs the stack up (`ms-tui up`) and compose/.env (the admin token). schemathesis comes from
@@ -26,7 +26,7 @@ source scripts/python-tools.sh
 
 EXAMPLES=50
 BUDGET=480
-JOBS=3
+JOBS=4
 PORTS=()
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -95,7 +95,11 @@ fuzz_one() { # port
     local port=$1 status=0
     # schemathesis and Hypothesis keep their caches in the working directory: not the repo's.
     cd "$OUT"
-    local common=(--max-examples "$EXAMPLES" --checks "$CHECKS" --workers 2 --seed 1
+    # One worker: Hypothesis' lambda descriptions are not thread-safe ("AST constructor
+    # recursion depth mismatch" with two), so parallelism comes from --jobs processes.
+    # Stateful sequences are left out: the budget goes to 50 cases per operation instead.
+    local common=(--max-examples "$EXAMPLES" --checks "$CHECKS" --workers 1 --seed 1
+                  --phases examples,coverage,fuzzing
                   --request-timeout 10 --no-color --suppress-health-check all
                   --url "http://127.0.0.1:$port")
     "$SCHEMATHESIS" run "$OUT/$port.openapi.json" "${common[@]}" \
@@ -103,7 +107,7 @@ fuzz_one() { # port
         status=1
     if has_admin "$port"; then
         "$SCHEMATHESIS" run "$OUT/$port.openapi.json" "${common[@]}" \
-            --include-path-regex '^/admin' --include-method GET \
+            --include-name-regex '^GET /admin/' \
             --header "Authorization: Bearer $TOKEN" \
             --report json --report-json-path "$OUT/$port.admin.json" \
             >>"$OUT/$port.log" 2>&1 || status=1
@@ -128,7 +132,7 @@ if [ "$status" != 0 ]; then
     say "FAILED: the failing services' output is in $OUT/<port>.log; the first of each:"
     grep -l -E 'FAILURES|Failed|ERRORS' "$OUT"/*.log 2>/dev/null | while read -r log; do
         say "---- $log"
-        sed -n '/FAILURES\|ERRORS/,$p' "$log" | head -60 >&2
+        sed -n '/FAILURES\|ERRORS/,$p' "$log" | head -60 >&2 || true
     done
     exit 1
 fi

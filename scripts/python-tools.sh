@@ -18,7 +18,10 @@ ensure_python_tool() { # command pip-spec
     if [ ! -x "$PYTHON_TOOLS/bin/python" ]; then
         /usr/bin/python3 -m venv "$PYTHON_TOOLS" >&2
     fi
-    if ! "$PYTHON_TOOLS/bin/pip" show "${spec%%==*}" 2>/dev/null | grep -qx "Version: $pinned"; then
+    local installed
+    # Captured, not piped into `grep -q`: under pipefail pip's SIGPIPE would fail the test.
+    installed=$("$PYTHON_TOOLS/bin/pip" show "${spec%%==*}" 2>/dev/null || true)
+    if ! grep -qx "Version: $pinned" <<<"$installed"; then
         printf '[python-tools] installing %s into %s\n' "$spec" "$PYTHON_TOOLS" >&2
         "$PYTHON_TOOLS/bin/pip" install --quiet --disable-pip-version-check "$spec" >&2
     fi

@@ -133,8 +133,19 @@ impl From<QueryRejection> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // 22021: text PostgreSQL cannot store, in practice a NUL (`\u0000`), which JSON allows
+        // in strings and `text` does not; the input is at fault, not the service.
+        const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
         if crate::db::is_transient(&err) {
             Self::unavailable(format!("database unavailable: {err}"))
+        } else if err.as_database_error().and_then(|e| e.code()).as_deref()
+            == Some(CHARACTER_NOT_IN_REPERTOIRE)
+        {
+            Self::validation(
+                "value_error",
+                "body",
+                "text must not contain the NUL character (\\u0000)",
+            )
         } else {
             Self::internal(err)
         }

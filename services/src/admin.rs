@@ -1,12 +1,13 @@
 //! The admin API every service serves (not the gateway): run-time knobs, a data reset and the
 //! fault injection of `faults`. Every route needs `Authorization: Bearer $MS_ADMIN_TOKEN`,
-//! checked by a middleware in front of them all, so a caller without the token gets 401
-//! before anything reads or judges the body (never a 415 or 422 that would tell them more).
+//! checked by a middleware in front of the whole router ([`require_token`]), so a caller
+//! without the token gets 401 for anything under `/admin` before anything reads or judges the
+//! body, the method or the path (never a 415, 422, 404 or 405 that would tell them more).
 
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use common::ApiError;
 use common::error::ErrorEnvelope;
@@ -18,16 +19,21 @@ use crate::context::Ctx;
 use crate::faults::FaultSpec;
 use crate::registry;
 
-/// The `/admin/*` routes, behind the token check.
-pub fn router(ctx: Ctx) -> OpenApiRouter<Ctx> {
+/// The `/admin/*` routes; [`require_token`] guards them.
+pub fn router() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
         .routes(routes!(get_config, put_config))
         .routes(routes!(reset))
         .routes(routes!(get_faults, put_faults, delete_faults))
-        .route_layer(from_fn_with_state(ctx, require_token))
 }
 
-async fn require_token(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+/// A layer over the whole router, not a `route_layer`: those run only once a route and its
+/// method matched, so a wrong method on an admin path answered 405 to anyone.
+pub async fn require_token(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path != "/admin" && !path.starts_with("/admin/") {
+        return next.run(request).await;
+    }
     match authorize(&ctx, request.headers()) {
         Ok(()) => next.run(request).await,
         Err(refused) => refused.into_response(),

@@ -44,7 +44,7 @@ pub fn router(ctx: Ctx, business: OpenApiRouter<Ctx>) -> Router {
     .routes(routes!(health))
     .routes(routes!(ready))
     .routes(routes!(metrics_text))
-    .merge(admin::router(ctx.clone()))
+    .merge(admin::router())
     .merge(business)
     .split_for_parts();
     openapi::complete(&mut api, |path| {
@@ -61,6 +61,7 @@ pub fn router(ctx: Ctx, business: OpenApiRouter<Ctx>) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(from_fn(metrics::middleware))
+        .layer(from_fn_with_state(ctx.clone(), admin::require_token))
         .layer(DefaultBodyLimit::max(ctx.settings.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()

@@ -312,6 +312,22 @@ async fn every_admin_route_refuses_a_caller_without_the_token_before_reading_the
             let answer = send(router.clone(), bearer(malformed())).await;
             assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
         }
+        // A method or path the admin API does not have tells a stranger nothing either
+        // (the fuzz run found TRACE /admin/config answering 405 without the token).
+        for (method, path) in [
+            ("TRACE", "/admin/config"),
+            ("PATCH", "/admin/reset"),
+            ("GET", "/admin/nope"),
+        ] {
+            let answer = send(router.clone(), empty(method, path)).await;
+            assert_envelope(&answer, StatusCode::UNAUTHORIZED);
+            let answer = send(router.clone(), bearer(empty(method, path))).await;
+            assert_ne!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with the token"
+            );
+        }
         let spec = spec_of(&router).await;
         for (method, path) in &admin {
             let op = &spec["paths"][path.as_str()][method.to_lowercase()];

@@ -253,3 +253,27 @@ async fn alerts_survive_their_consumer_being_down() {
     );
     notifications(&email, "order_confirmation", 1).await;
 }
+
+/// Found by the fuzz run: JSON allows a NUL in a string, PostgreSQL's `text` does not, and the
+/// database's refusal used to surface as a 500.
+#[tokio::test]
+async fn a_nul_in_stored_text_is_a_422_not_a_500() {
+    let world = World::new("s8-nul").await;
+    let email = world.service("email", "sync").start().await;
+    let reply = email
+        .post(
+            "/notifications/test",
+            json!({ "recipient": "a\u{0}b@example.com", "message": "hi" }),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(
+        reply.body["detail"][0]["msg"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NUL"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body["correlation_id"].is_string(), "{}", reply.body);
+}
