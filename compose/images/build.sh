@@ -3,6 +3,7 @@
 #
 #   compose/images/build.sh service   # ms-tui/service:latest: FROM scratch + the ms-service binary
 #   compose/images/build.sh infra     # ms-tui-offline/rabbitmq + /postgres from Debian's packages
+#   compose/images/build.sh monitoring  # ms-tui-offline/prometheus + /postgres-exporter, the same way
 #   compose/images/build.sh all
 #
 # `ms-tui up` runs this for whatever image is missing; run it by hand to rebuild.
@@ -30,6 +31,14 @@ BASE_IMAGE=$OFFLINE/debian-infra:$SUITE
 # the official images compose uses by default, so one variable switches between the two.
 RABBITMQ_IMAGE=$OFFLINE/rabbitmq:3-management
 POSTGRES_IMAGE=$OFFLINE/postgres:15
+# The monitoring profile's (compose/monitoring.yml). Their official images live outside
+# docker.io/library, so the offline tag keeps the official repository's last path part and
+# its tag, Debian's version: docker.io/prom/prometheus:v2.42.0 -> ms-tui-offline/prometheus:v2.42.0,
+# quay.io/prometheuscommunity/postgres-exporter:v0.11.1 -> ms-tui-offline/postgres-exporter:v0.11.1
+# (tui/src/stack/env.rs derives both from MS_INFRA_IMAGES). Grafana has no Debian package.
+MONITORING_BASE=$OFFLINE/debian-monitoring:$SUITE
+PROMETHEUS_IMAGE=$OFFLINE/prometheus:v2.42.0
+EXPORTER_IMAGE=$OFFLINE/postgres-exporter:v0.11.1
 
 say() { printf '[build] %s\n' "$*"; }
 die() { printf '[build] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -82,15 +91,18 @@ image_size() {
 }
 
 # One Debian root file system holds both servers: the two images share this layer, and one
-# mmdebstrap run (a minute or a few, mostly downloads and dpkg) serves both.
+# mmdebstrap run (a minute or a few, mostly downloads and dpkg) serves both. The monitoring
+# pair gets a root file system of its own, so the stack's base stays as it is without it.
+#   build_base IMAGE PACKAGES
 build_base() {
-    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-        say "base $BASE_IMAGE present"
+    local image=$1 packages=$2
+    if docker image inspect "$image" >/dev/null 2>&1; then
+        say "base $image present"
         return
     fi
     command -v mmdebstrap >/dev/null 2>&1 ||
         die "mmdebstrap is missing (apt-get install mmdebstrap), or use the official images (MS_INFRA_IMAGES=docker.io/library in compose/.env)"
-    say "base $BASE_IMAGE: mmdebstrap $SUITE with rabbitmq-server and postgresql"
+    say "base $image: mmdebstrap $SUITE with $packages"
     local mirror=() speed=()
     if [ -n "${MS_DEBIAN_MIRROR:-}" ]; then mirror=("$MS_DEBIAN_MIRROR"); fi
     # dpkg's fsyncs are most of the time on a slow disk: eatmydata (mmdebstrap's own hook,
@@ -101,19 +113,19 @@ build_base() {
     # No docs, man pages or translations; no package lists or caches. The customize hook drops
     # the cluster Debian's postinst creates: the entrypoint initialises its own data directory.
     mmdebstrap --variant=apt --quiet "${speed[@]}" --dpkgopt=force-unsafe-io \
-        --include=rabbitmq-server,postgresql \
+        --include="$packages" \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --customize-hook='rm -rf "$1"/var/lib/postgresql/*/main "$1"/etc/postgresql/*/main "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
         "$SUITE" - "${mirror[@]}" |
-        docker import --message "mmdebstrap $SUITE rabbitmq-server postgresql" - "$BASE_IMAGE" >/dev/null
-    say "built $BASE_IMAGE: $(image_size "$BASE_IMAGE")"
+        docker import --message "mmdebstrap $SUITE $packages" - "$image" >/dev/null
+    say "built $image: $(image_size "$image")"
 }
 
 build_infra() {
-    build_base
+    build_base "$BASE_IMAGE" rabbitmq-server,postgresql
     say "offline image $RABBITMQ_IMAGE"
     docker_build --build-arg "BASE=$BASE_IMAGE" --label "ms-tui.project=ms-tui" \
         -t "$RABBITMQ_IMAGE" "$here/rabbitmq" >/dev/null
@@ -124,9 +136,24 @@ build_infra() {
     say "built $POSTGRES_IMAGE: $(image_size "$POSTGRES_IMAGE")"
 }
 
+# wget: the healthchecks' probe, as in the official (busybox) images.
+build_monitoring() {
+    build_base "$MONITORING_BASE" prometheus,prometheus-postgres-exporter,wget
+    local name image
+    for name in prometheus postgres-exporter; do
+        image=$PROMETHEUS_IMAGE
+        [ "$name" = prometheus ] || image=$EXPORTER_IMAGE
+        say "offline image $image"
+        docker_build --build-arg "BASE=$MONITORING_BASE" --label "ms-tui.project=ms-tui" \
+            -t "$image" "$here/$name" >/dev/null
+        say "built $image: $(image_size "$image")"
+    done
+}
+
 case "${1:-}" in
     service) build_service ;;
     infra) build_infra ;;
-    all) build_service; build_infra ;;
-    *) echo "usage: $0 service|infra|all" >&2; exit 2 ;;
+    monitoring) build_monitoring ;;
+    all) build_service; build_infra; build_monitoring ;;
+    *) echo "usage: $0 service|infra|monitoring|all" >&2; exit 2 ;;
 esac

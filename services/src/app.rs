@@ -56,6 +56,7 @@ pub fn router(ctx: Ctx, business: OpenApiRouter<Ctx>) -> Router {
             Kind::Probe
         }
     });
+    metrics::register_routes(&api, |path| business_paths.iter().any(|p| p == path));
     routes
         .merge(openapi::serve(api))
         .fallback(error::not_found)

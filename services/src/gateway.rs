@@ -195,6 +195,8 @@ fn router(gateway: Gateway) -> Router {
     }
     let (router, mut api) = router.split_for_parts();
     openapi::complete(&mut api, |_| Kind::Probe);
+    // Peer 004's API; a pass-through's matched path is axum's wildcard, not the spec's `{path}`.
+    metrics::register_routes(&api, |path| path.starts_with("/api/"));
     router
         .merge(openapi::serve(api))
         .fallback(error::not_found)

@@ -191,8 +191,16 @@ pub fn spawn(
         options,
     });
     tokio::spawn(async move {
-        // The series exists from the start, so a scrape shows 0 rather than nothing.
+        // The series exist from the start, so a scrape shows 0 rather than nothing.
         metrics::gauge!("messages_in_flight", "queue" => queue).increment(0.0);
+        for counter in [
+            "messages_consumed_total",
+            "messages_retried_total",
+            "messages_dead_lettered_total",
+            "messages_duplicate_total",
+        ] {
+            metrics::counter!(counter, "queue" => queue).increment(0);
+        }
         let mut links = worker.broker.watch();
         loop {
             let link = tokio::select! {

@@ -163,6 +163,16 @@ impl StackEnv {
             .unwrap_or("ms-tui/service:latest")
     }
 
+    /// `MS_MONITORING=true`: the monitoring profile runs (`up --monitoring`).
+    pub fn monitoring(&self) -> bool {
+        self.get("MS_MONITORING") == Some("true")
+    }
+
+    /// The monitoring profile's Prometheus and postgres-exporter images on this path.
+    pub fn monitoring_image_refs(&self) -> [String; 2] {
+        monitoring_images(self.infra_images())
+    }
+
     /// The RabbitMQ and PostgreSQL images compose will run (same tags on both paths).
     pub fn infra_image_refs(&self) -> [String; 2] {
         let prefix = self.infra_images();
@@ -258,6 +268,60 @@ pub fn set_broker_cluster(env_path: &Path, cluster: bool) -> anyhow::Result<bool
             .is_none_or(|c| c.is_empty())
     {
         wanted.push(("RABBITMQ_ERLANG_COOKIE", secret()));
+    }
+    let mut out = text.clone();
+    for (key, value) in &wanted {
+        if vars.get(*key) != Some(value) {
+            out = set_var(&out, key, value);
+        }
+    }
+    if out == text {
+        return Ok(false);
+    }
+    write_private(env_path, &out)?;
+    Ok(true)
+}
+
+/// Prometheus and postgres-exporter for an `MS_INFRA_IMAGES` value. Their official images
+/// live outside `docker.io/library`, so the offline tags keep the official repository's last
+/// path part and tag (compose/images/build.sh monitoring builds them from Debian's packages
+/// of these versions).
+pub fn monitoring_images(infra_images: &str) -> [String; 2] {
+    const PROMETHEUS: &str = "prometheus:v2.42.0";
+    const EXPORTER: &str = "postgres-exporter:v0.11.1";
+    if infra_images == OFFLINE_IMAGES {
+        [
+            format!("{OFFLINE_IMAGES}/{PROMETHEUS}"),
+            format!("{OFFLINE_IMAGES}/{EXPORTER}"),
+        ]
+    } else {
+        [
+            format!("docker.io/prom/{PROMETHEUS}"),
+            format!("quay.io/prometheuscommunity/{EXPORTER}"),
+        ]
+    }
+}
+
+/// Writes the monitoring profile's switch into `env_path`: `MS_MONITORING`, the images
+/// compose/monitoring.yml runs (from the file's `MS_INFRA_IMAGES`, so one variable still picks
+/// the path), and Grafana's admin password when the profile is on and the file has none.
+/// True when the file changed.
+pub fn set_monitoring(env_path: &Path, monitoring: bool) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(env_path)
+        .with_context(|| format!("reading {}", env_path.display()))?;
+    let vars = parse(&text);
+    let infra = vars
+        .get("MS_INFRA_IMAGES")
+        .map_or(OFFICIAL_IMAGES, String::as_str);
+    let [prometheus, exporter] = monitoring_images(infra);
+    let mut wanted = vec![
+        ("MS_MONITORING", monitoring.to_string()),
+        ("MS_PROMETHEUS_IMAGE", prometheus),
+        ("MS_POSTGRES_EXPORTER_IMAGE", exporter),
+    ];
+    let password = vars.get("GRAFANA_ADMIN_PASSWORD");
+    if monitoring && password.is_none_or(|p| p.is_empty() || p.contains(PLACEHOLDER)) {
+        wanted.push(("GRAFANA_ADMIN_PASSWORD", secret()));
     }
     let mut out = text.clone();
     for (key, value) in &wanted {
@@ -421,6 +485,47 @@ mod tests {
         assert_eq!(
             single.get("RABBITMQ_ERLANG_COOKIE").map(str::to_owned),
             cookie
+        );
+        std::fs::remove_file(&path)?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_monitoring_switch_follows_the_image_path() -> anyhow::Result<()> {
+        let path = std::env::temp_dir().join(format!("ms-tui-env-{}", secret()));
+        std::fs::write(
+            &path,
+            "MS_INFRA_IMAGES=ms-tui-offline\nRABBITMQ_USER=ms\nRABBITMQ_PASSWORD=pw\n\
+             POSTGRES_USER=ms\nPOSTGRES_PASSWORD=x\nMS_ADMIN_TOKEN=y\n\
+             GRAFANA_ADMIN_PASSWORD=change-me\n",
+        )?;
+        assert!(set_monitoring(&path, true)?);
+        let on = StackEnv::load(&path)?;
+        assert!(on.monitoring());
+        assert_eq!(
+            on.get("MS_PROMETHEUS_IMAGE"),
+            Some("ms-tui-offline/prometheus:v2.42.0")
+        );
+        let password = on.get("GRAFANA_ADMIN_PASSWORD").map(str::to_owned);
+        assert!(password.as_ref().is_some_and(|p| p.len() == 32));
+        assert!(!set_monitoring(&path, true)?, "nothing to change");
+        assert!(set_monitoring(&path, false)?);
+        assert!(!StackEnv::load(&path)?.monitoring());
+        // The official path's images are the upstream repositories'.
+        ensure(&path, &path, Some(OFFICIAL_IMAGES))?;
+        set_monitoring(&path, true)?;
+        let official = StackEnv::load(&path)?;
+        assert_eq!(
+            official.monitoring_image_refs(),
+            [
+                "docker.io/prom/prometheus:v2.42.0".to_owned(),
+                "quay.io/prometheuscommunity/postgres-exporter:v0.11.1".to_owned()
+            ]
+        );
+        assert_eq!(
+            official.get("GRAFANA_ADMIN_PASSWORD").map(str::to_owned),
+            password,
+            "Grafana keeps the password its volume was made with"
         );
         std::fs::remove_file(&path)?;
         Ok(())

@@ -63,6 +63,17 @@ pub async fn ensure(
             missing.push(reference);
         }
     }
+    // An offline RabbitMQ built before its prometheus plugin was enabled is rebuilt on the
+    // base that is there: seconds, and the monitoring profile finds port 15692 open.
+    if env.offline() && missing.is_empty() {
+        let [rabbitmq, _] = env.infra_image_refs();
+        if !has_prometheus_plugin(docker, &rabbitmq).await? {
+            progress(Progress::Step(format!(
+                "{rabbitmq} predates its prometheus plugin: rebuilding it"
+            )));
+            missing.push(rabbitmq);
+        }
+    }
     if missing.is_empty() {
         progress(Progress::Step(format!(
             "infrastructure images from {} present",
@@ -80,7 +91,55 @@ pub async fn ensure(
             missing.join(", ")
         )));
     }
+    if env.monitoring() {
+        ensure_monitoring(docker, layout, env, progress).await?;
+    }
     Ok(())
+}
+
+/// The monitoring profile's Prometheus and postgres-exporter: built from Debian's packages
+/// on the offline path, pulled by compose on the other (like RabbitMQ and PostgreSQL).
+async fn ensure_monitoring(
+    docker: &Docker,
+    layout: &Layout,
+    env: &StackEnv,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for reference in env.monitoring_image_refs() {
+        if !exists(docker, &reference).await? {
+            missing.push(reference);
+        }
+    }
+    if missing.is_empty() {
+        progress(Progress::Step("monitoring images present".into()));
+    } else if env.offline() {
+        progress(Progress::Step(format!(
+            "building the offline images {} from Debian packages",
+            missing.join(", ")
+        )));
+        build(layout, env, "monitoring", None, progress).await?;
+    } else {
+        progress(Progress::Step(format!(
+            "compose will pull {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the offline RabbitMQ image carries the label its Dockerfile sets beside the
+/// prometheus plugin.
+async fn has_prometheus_plugin(docker: &Docker, reference: &str) -> anyhow::Result<bool> {
+    let image = docker
+        .inspect_image(reference)
+        .await
+        .with_context(|| format!("looking up image {reference}"))?;
+    Ok(image
+        .config
+        .and_then(|c| c.labels)
+        .and_then(|labels| labels.get("ms-tui.rabbitmq-plugins").cloned())
+        .is_some_and(|plugins| plugins.split(',').any(|p| p == "prometheus")))
 }
 
 async fn build(
