@@ -150,11 +150,15 @@ fn scenario_panels(scenario: &Scenario) -> Vec<[Value; 2]> {
                 "none",
                 &[
                     (
-                        &format!(r#"sum by (queue) (rabbitmq_queue_messages_ready{{queue=~"{queues}"}})"#),
+                        &format!(
+                            r#"sum by (queue) (rabbitmq_queue_messages_ready{{queue=~"{queues}"}})"#
+                        ),
                         "{{queue}} ready",
                     ),
                     (
-                        &format!(r#"sum by (queue) (rabbitmq_queue_messages_unacked{{queue=~"{queues}"}})"#),
+                        &format!(
+                            r#"sum by (queue) (rabbitmq_queue_messages_unacked{{queue=~"{queues}"}})"#
+                        ),
                         "{{queue}} unacked",
                     ),
                 ],
