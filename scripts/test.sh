@@ -15,7 +15,8 @@
 #             same features (its own check of every dependency: cargo does not reuse a
 #             build for a check). Meanwhile, in the background, the private PostgreSQL and
 #             RabbitMQ boot and, with MS_TEST_STACK=1, the offline RabbitMQ/PostgreSQL
-#             images are built from Debian's packages when missing. A format or lint
+#             images and the monitoring profile's Prometheus/postgres-exporter images are
+#             built from Debian's packages when missing. A format or lint
 #             failure fails the run but does not stop the tests.
 #  2. tests against the private PostgreSQL (127.0.0.1:5433) and RabbitMQ (127.0.0.1:5673,
 #             management 15673) of scripts/test-infra.sh: every test except those in a
@@ -85,7 +86,8 @@ bash scripts/test-infra.sh up >"$infra_log" 2>&1 &
 infra_pid=$!
 images_log=$(mktemp)
 if [ "$STACK" = 1 ]; then
-    bash compose/images/build.sh infra >"$images_log" 2>&1 &
+    # The monitoring profile's too: stack_monitoring brings it up on the offline path.
+    { bash compose/images/build.sh infra && bash compose/images/build.sh monitoring; } >"$images_log" 2>&1 &
 else
     true &
 fi
