@@ -163,13 +163,15 @@ fn scenario_panels(scenario: &Scenario) -> Vec<[Value; 2]> {
                     ),
                 ],
             ),
+            // The plugin counts acks per channel and queue (its per-queue series has none),
+            // from a queue's first ack on; the consumers' own counter exists from the start.
             panel(
                 "async: consumer ack rate (broker) and deliveries taken (consumers)",
                 "ops",
                 &[
                     (
                         &format!(
-                            r#"sum by (queue) (rate(rabbitmq_queue_messages_acked_total{{queue=~"{queues}"}}[$__rate_interval]))"#
+                            r#"sum by (queue) (rate(rabbitmq_channel_messages_acked_total{{queue=~"{queues}"}}[$__rate_interval]))"#
                         ),
                         "{{queue}} acked",
                     ),
