@@ -239,6 +239,32 @@ mod on_the_running_stack {
             wanted.len(),
             wanted.iter().cloned().collect::<Vec<_>>().join(", ")
         );
+
+        // And every query of it answers a series: the routes' counters and histograms were
+        // registered at zero, so even the scenarios not fired have theirs. The broker counts
+        // acks per channel from a queue's first ack on: only the burst's queues have one.
+        let exprs = dashboard::expressions(&json);
+        let mut empty = Vec::new();
+        for expr in &exprs {
+            let promql = expr.replace("$__rate_interval", "1m");
+            let acked_unfired = expr.contains("rabbitmq_channel_messages_acked_total")
+                && ![ScenarioId::S1, ScenarioId::S6]
+                    .iter()
+                    .any(|id| scenario::get(*id).queues.iter().any(|q| expr.contains(q)));
+            if !acked_unfired && query(&stack, &promql).await.is_empty() {
+                empty.push(promql);
+            }
+        }
+        assert!(
+            empty.is_empty(),
+            "{} of the dashboard's {} queries answer no series: {empty:#?}",
+            empty.len(),
+            exprs.len()
+        );
+        println!(
+            "the dashboard's {} queries each answer a series",
+            exprs.len()
+        );
         println!("test body: {:.1} s", began.elapsed().as_secs_f64());
     }
 }
