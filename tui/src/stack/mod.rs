@@ -267,6 +267,31 @@ pub struct UpReport {
     pub containers: Vec<ContainerStatus>,
 }
 
+impl UpReport {
+    /// The report of an `up` whose containers are all ready (`list`), said as the last step:
+    /// `what` and the times since `started` (`after`, e.g. `compose up`) and `began`.
+    fn done(
+        what: &str,
+        after: &str,
+        began: Instant,
+        started: Instant,
+        list: Vec<ContainerStatus>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> UpReport {
+        let start_to_healthy = started.elapsed();
+        progress(Progress::Step(format!(
+            "{what} {:.1} s after {after} ({:.1} s in all)",
+            start_to_healthy.as_secs_f64(),
+            began.elapsed().as_secs_f64()
+        )));
+        UpReport {
+            start_to_healthy,
+            total: began.elapsed(),
+            containers: list,
+        }
+    }
+}
+
 /// Brings the stack up from nothing: writes `compose/.env` if missing, builds the missing
 /// images, runs `compose up -d`, and waits until every container is running and healthy.
 pub async fn up(
@@ -318,18 +343,15 @@ pub async fn up(
         progress(Progress::Step(format!("starting {}", group.join(", "))));
         list = start_group(&compose, &layout, group, &mut watch, progress).await?;
     }
-    let start_to_healthy = started.elapsed();
-    progress(Progress::Step(format!(
-        "all {} containers healthy {:.1} s after compose up ({:.1} s in all)",
-        list.len(),
-        start_to_healthy.as_secs_f64(),
-        began.elapsed().as_secs_f64()
-    )));
-    Ok(UpReport {
-        start_to_healthy,
-        total: began.elapsed(),
-        containers: list,
-    })
+    let what = format!("all {} containers healthy", list.len());
+    Ok(UpReport::done(
+        &what,
+        "compose up",
+        began,
+        started,
+        list,
+        progress,
+    ))
 }
 
 /// What every way of bringing the stack up needs first: the files found, `compose/.env`
@@ -446,16 +468,26 @@ pub async fn down(
         args.join(" ")
     )));
     run_reporting(&compose, &layout, &args, env, &mut progress).await?;
+    Ok(down_done("stack", began, options.volumes, &mut progress))
+}
+
+/// The last line of a `down`: how long it took and what became of the volumes.
+fn down_done<P: FnMut(Progress) + ?Sized>(
+    what: &str,
+    began: Instant,
+    volumes: bool,
+    progress: &mut P,
+) -> Duration {
     progress(Progress::Step(format!(
-        "stack down in {:.1} s{}",
+        "{what} down in {:.1} s{}",
         began.elapsed().as_secs_f64(),
-        if options.volumes {
+        if volumes {
             " (volumes deleted)"
         } else {
             " (volumes kept)"
         }
     )));
-    Ok(began.elapsed())
+    began.elapsed()
 }
 
 /// The project's containers, one [`ContainerStatus`] each (its `Display` is the status line).
@@ -544,18 +576,6 @@ async fn run_reporting<P: FnMut(Progress) + ?Sized>(
     env: &[(&str, &str)],
     progress: &mut P,
 ) -> anyhow::Result<()> {
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    let run = compose.run(layout, args, env, &tx);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            result = &mut run => {
-                while let Ok(line) = lines.try_recv() {
-                    progress(Progress::Output(line));
-                }
-                return result;
-            }
-            Some(line) = lines.recv() => progress(Progress::Output(line)),
-        }
-    }
+    let (tx, lines) = mpsc::unbounded_channel();
+    process::forward_lines(compose.run(layout, args, env, &tx), lines, progress).await
 }

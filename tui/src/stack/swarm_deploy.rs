@@ -26,9 +26,8 @@ use bollard::query_parameters::{
     StartContainerOptions,
 };
 use tokio::process::Command;
-use tokio::sync::mpsc;
 
-use super::process::run_streaming;
+use super::process::run_reporting_lines;
 use super::swarm::{self as plan, EdgePort, SwarmOptions};
 use super::{DownOptions, Layout, PROJECT, Progress, UpOptions, UpReport, boot};
 use crate::docker::labels::{MODE_KEY, PROJECT_KEY, Project, SERVICE_KEY};
@@ -166,18 +165,13 @@ pub async fn up(
 
     let started = Instant::now();
     let list = wait_ready(&docker, &stack.edge, options.timeout, progress).await?;
-    let start_to_healthy = started.elapsed();
-    progress(Progress::Step(format!(
-        "swarm: all {} tasks healthy and every port answering {:.1} s after deploy ({:.1} s in all)",
-        list.len().saturating_sub(1),
-        start_to_healthy.as_secs_f64(),
-        began.elapsed().as_secs_f64()
-    )));
-    Ok(UpReport {
-        start_to_healthy,
-        total: began.elapsed(),
-        containers: list,
-    })
+    let what = format!(
+        "swarm: all {} tasks healthy and every port answering",
+        list.len().saturating_sub(1)
+    );
+    Ok(UpReport::done(
+        &what, "deploy", began, started, list, progress,
+    ))
 }
 
 /// `ms-tui down --swarm`: the edge, the stack (its services, tasks and network), the volumes
@@ -225,16 +219,12 @@ pub async fn down(
             .context("docker swarm leave")?;
         std::fs::remove_file(created_marker(&layout))?;
     }
-    progress(Progress::Step(format!(
-        "swarm deployment down in {:.1} s{}",
-        began.elapsed().as_secs_f64(),
-        if options.volumes {
-            " (volumes deleted)"
-        } else {
-            " (volumes kept)"
-        }
-    )));
-    Ok(began.elapsed())
+    Ok(super::down_done(
+        "swarm deployment",
+        began,
+        options.volumes,
+        progress,
+    ))
 }
 
 /// `docker <args>` (the stack verbs have no engine API: they are the CLI's), its output as
@@ -242,21 +232,8 @@ pub async fn down(
 async fn docker_cli(args: &[&str], progress: &mut dyn FnMut(Progress)) -> anyhow::Result<()> {
     let mut cmd = Command::new("docker");
     cmd.args(args);
-    let (tx, mut lines) = mpsc::unbounded_channel();
     let what = format!("docker {}", args[..2.min(args.len())].join(" "));
-    let run = run_streaming(cmd, &what, &tx);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            result = &mut run => {
-                while let Ok(line) = lines.try_recv() {
-                    progress(Progress::Output(line));
-                }
-                return result;
-            }
-            Some(line) = lines.recv() => progress(Progress::Output(line)),
-        }
-    }
+    run_reporting_lines(cmd, &what, progress).await
 }
 
 /// The edge: `ms-service edge` on the overlay network, each port published on its host

@@ -95,12 +95,18 @@ fn a_swarm_deployment_shows_its_tasks_in_the_title() {
     let msg = |services| ms_tui::app::msg::Msg::Docker(DockerMsg::Swarm(services));
     ms_tui::app::update::update(
         &mut s,
-        msg(vec![service("email-async", 1, 1), service("user-async", 1, 1)]),
+        msg(vec![
+            service("email-async", 1, 1),
+            service("user-async", 1, 1),
+        ]),
     );
     insta::assert_snapshot!("swarm_whole", pane(&s, 55, 4));
     ms_tui::app::update::update(
         &mut s,
-        msg(vec![service("email-async", 0, 1), service("user-async", 1, 1)]),
+        msg(vec![
+            service("email-async", 0, 1),
+            service("user-async", 1, 1),
+        ]),
     );
     insta::assert_snapshot!("swarm_one_short", pane(&s, 55, 4));
 }
