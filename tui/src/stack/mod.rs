@@ -303,6 +303,12 @@ pub async fn up(
         return swarm_deploy::up(options, progress).await;
     }
     let began = Instant::now();
+    // The swarm deployment holds the same 127.0.0.1 ports: compose would fail half-way.
+    if swarm_deploy::deployed(&crate::docker::connect().await?).await? {
+        bail!(
+            "the stack runs on a swarm (ms-tui up --swarm): `ms-tui down --swarm` first, or              keep using it as it is"
+        );
+    }
     let Prepared {
         layout,
         docker,
@@ -468,6 +474,13 @@ pub async fn down(
         args.join(" ")
     )));
     run_reporting(&compose, &layout, &args, env, &mut progress).await?;
+    if let Ok(docker) = crate::docker::connect().await
+        && swarm_deploy::deployed(&docker).await.unwrap_or(false)
+    {
+        progress(Progress::Step(
+            "the swarm deployment still runs: `ms-tui down --swarm` removes it".into(),
+        ));
+    }
     Ok(down_done("stack", began, options.volumes, &mut progress))
 }
 
