@@ -7,6 +7,8 @@
 //! - `run.rs`: starts one service: database, broker, consumers, HTTP server, shutdown.
 //! - `healthcheck.rs`: `ms-service healthcheck`, the container probe of `/ready`, and the one
 //!   way this binary calls the service beside it on 127.0.0.1.
+//! - `edge.rs`: `ms-service edge`, the TCP forwarder that publishes a swarm deployment's
+//!   ports on 127.0.0.1 (the edge container of `ms-tui up --swarm`).
 //! - `admin_cli.rs`: `ms-service admin <verb> <path> [body]`, the admin API of the service
 //!   beside it, for `docker exec` into containers that publish no port.
 //! - `app.rs`: what every service serves (`/health`, `/ready`, `/metrics`) and the
@@ -61,6 +63,7 @@ mod analytics;
 mod app;
 mod chance;
 mod context;
+pub mod edge;
 mod email;
 mod fanout;
 mod faults;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use common::config::Settings;
 use common::scenario::Service;
-use services::{admin_cli, healthcheck, registry, run};
+use services::{admin_cli, edge, healthcheck, registry, run};
 
 /// One microservice of the ms-tui stack. Every setting is also an environment variable;
 /// MODE picks the communication style (sync: HTTP request/response; async: RabbitMQ events).
@@ -47,6 +47,14 @@ enum Command {
                             '{\"email_delay_ms\":100}'\n  \
                             docker exec <container> /ms-service admin get /admin/config")]
     Admin(admin_cli::AdminArgs),
+    /// Forward TCP ports to services by name (the edge container of `ms-tui up --swarm`):
+    /// each LISTEN=HOST:PORT listens on LISTEN and connects every accepted connection to
+    /// HOST:PORT, resolved anew each time.
+    #[command(after_help = "Example:\n  ms-service edge 8001=user-sync:8000 5672=rabbitmq:5672")]
+    Edge {
+        #[arg(required = true, value_name = "LISTEN=HOST:PORT")]
+        routes: Vec<edge::Route>,
+    },
 }
 
 /// jemalloc, tuned in .cargo/config.toml: glibc's malloc kept what a load had used (58 MiB of
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
             runtime.block_on(healthcheck::probe(port, &path))
         }
         (Some(Command::Admin(args)), _) => runtime.block_on(admin_cli::run(args)),
+        (Some(Command::Edge { routes }), _) => runtime.block_on(edge::run(routes)),
         (None, Some(service)) => match runtime.block_on(run::run(service, cli.settings)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

@@ -19,7 +19,8 @@
 //!   figures; [`drain`]: the queue pane's drain estimate.
 //! - [`faultboard`]: the active faults as the panel shows them.
 //! - [`views`]: the full-screen views of a small terminal (`v`).
-//! - [`containers`]: the containers table and its selection.
+//! - [`containers`]: the containers table and its selection; [`swarmview`]: desired against
+//!   running tasks when the stack runs on a swarm, and the self-healing lesson.
 //! - [`reapply`]: what the knob keys set per service, given back to a restarted one (and to
 //!   a new replica).
 //! - [`scalekeys`] (`]`, `[`) and the [`scale_worker`] that runs `stack::scale`.
@@ -47,6 +48,7 @@ pub mod scale_worker;
 pub mod scalekeys;
 pub mod series;
 pub mod state;
+pub mod swarmview;
 pub mod update;
 pub mod views;
 

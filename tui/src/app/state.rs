@@ -27,6 +27,8 @@ pub struct State {
     /// Where the Docker connection stands (the status line says it in words).
     pub docker: DockerStatus,
     pub containers: ContainerTable,
+    /// The swarm services' task counts when the stack runs on a swarm (`up --swarm`).
+    pub swarm: super::swarmview::SwarmView,
     pub logs: LogView,
     /// Part 2: scenario, load, latency and queue figures.
     pub measure: Measure,
@@ -77,6 +79,7 @@ impl State {
             demo,
             docker: DockerStatus::Connecting,
             containers: ContainerTable::default(),
+            swarm: super::swarmview::SwarmView::default(),
             logs: LogView::default(),
             measure: Measure::default(),
             knobs: crate::admin::Knobs::default(),

@@ -162,6 +162,7 @@ fn on_docker(state: &mut State, msg: DockerMsg) -> Vec<Command> {
             state.logs.push(lines, scope.as_scope());
         }
         DockerMsg::LogsDropped(n) => state.logs.dropped += n,
+        DockerMsg::Swarm(services) => super::swarmview::on_msg(state, services),
         DockerMsg::ActionDone {
             target,
             action,

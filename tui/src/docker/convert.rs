@@ -10,7 +10,7 @@ use super::container::{ContainerInfo, Health, RunState};
 use super::labels::{self, Project};
 
 /// The container as the table shows it; `None` when it is not `project`'s (the caller must not
-/// show or touch it).
+/// show or touch it) or is an ended swarm task (history: its replacement is the row).
 pub fn container_info(
     inspect: &ContainerInspectResponse,
     project: &Project,
@@ -41,6 +41,13 @@ pub fn container_info(
         Some(ContainerStateStatusEnum::DEAD) => RunState::Dead,
         _ => RunState::Unknown,
     };
+    // A swarm task that ended is history: the swarm keeps its container (task history) but
+    // has scheduled another task in its place, which is the row that counts.
+    if super::swarm::slot(config_labels).is_some()
+        && matches!(state, RunState::Exited(_) | RunState::Dead)
+    {
+        return None;
+    }
     let health = Health::from_engine(st.and_then(|s| s.health.as_ref()).and_then(|h| h.status));
     Some(ContainerInfo {
         id,

@@ -88,7 +88,13 @@ pub fn identify(labels: Option<&HashMap<String, String>>, name: &str) -> (Group,
 /// The replica number: 1 for a service's main container (the one with the published port),
 /// 2, 3, … for its replicas — compose numbers the containers of the replica service from 1,
 /// so replica `n` is compose's container `n - 1`.
+///
+/// A swarm task container is its task's slot: slot 1 is the one the edge's port may reach
+/// first, and `]` adds slots 2, 3, … as compose's replicas would be numbered.
 pub fn replica(labels: Option<&HashMap<String, String>>) -> u32 {
+    if let Some(slot) = super::swarm::slot(labels) {
+        return slot.max(1);
+    }
     let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
     if get(REPLICA_KEY) != Some("true") {
         return 1;
@@ -147,5 +153,10 @@ mod tests {
         assert_eq!(replica(Some(&odd)), 2);
         let not = labels(&[(REPLICA_KEY, "false"), (COMPOSE_NUMBER_KEY, "3")]);
         assert_eq!(replica(Some(&not)), 1);
+        let task = labels(&[(
+            super::super::swarm::TASK_NAME_KEY,
+            "ms-tui_email-async.3.abc",
+        )]);
+        assert_eq!(replica(Some(&task)), 3);
     }
 }

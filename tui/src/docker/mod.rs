@@ -14,6 +14,8 @@
 //! - [`exec`]: a command inside a container (label-checked), and on it `ms-service admin`, the
 //!   admin API of a container without a published port (a replica, a partitioned service).
 //! - [`status`]: the project's containers as `ms-tui up|status` report them; volumes, log tails.
+//! - [`swarm`]: the stack as Docker Swarm runs it: services with desired and running tasks,
+//!   and their replicas.
 //! - [`container`]: a container as the worker reports it (group, replica, state, health,
 //!   usage).
 //! - [`msg`]: what the worker reports ([`DockerMsg`]) and what it is asked to do.
@@ -32,6 +34,7 @@ pub mod logline;
 pub mod msg;
 pub mod status;
 pub mod streams;
+pub mod swarm;
 pub mod worker;
 
 use tokio::sync::mpsc;

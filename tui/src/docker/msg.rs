@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::actions::Action;
 use super::container::ContainerInfo;
 use super::logline::LogLine;
+use super::swarm::SwarmService;
 
 /// What the Docker worker reports.
 #[derive(Debug, Clone)]
@@ -31,6 +32,9 @@ pub enum DockerMsg {
     /// Log lines a stream had to drop because the app was not keeping up (the count since the
     /// last report).
     LogsDropped(u64),
+    /// The stack's swarm services with their desired and running tasks, when they change
+    /// (empty: no swarm stack, the compose stack is what runs).
+    Swarm(Vec<SwarmService>),
     /// The outcome of a lifecycle action the app asked for.
     ActionDone {
         target: Target,

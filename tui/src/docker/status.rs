@@ -3,7 +3,8 @@
 //! project's volumes; a container's last log lines.
 //!
 //! Only containers carrying BOTH `com.docker.compose.project=ms-tui` (compose's own label)
-//! and `ms-tui.project=ms-tui` (ours) are ever listed; acting on one goes through
+//! and `ms-tui.project=ms-tui` (ours) are ever listed — or, for the swarm deployment, ours and
+//! the stack's namespace label (`com.docker.stack.namespace=ms-tui`); acting on one goes through
 //! [`super::actions`], which checks the label again.
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use futures_util::StreamExt;
 use super::container::Health;
 use super::engine;
 use super::labels::{COMPOSE_SERVICE_KEY, MODE_KEY, PROJECT, Project, SERVICE_KEY};
+use super::swarm::{NAMESPACE_KEY, SWARM_SERVICE_KEY};
 
 /// One container of the project, as inspected just now.
 #[derive(Clone, Debug)]
@@ -126,10 +128,26 @@ impl fmt::Display for ContainerStatus {
 /// Every container of the project (running or not), inspected, in display order.
 pub async fn list(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
     let project = Project::default();
-    let inspections =
-        engine::list_inspected(docker, vec![project.compose_filter(), project.filter()])
-            .await
-            .context("listing the project's containers")?;
+    list_labelled(docker, vec![project.compose_filter(), project.filter()]).await
+}
+
+/// The containers of the project's swarm deployment (`ms-tui up --swarm`): the current task
+/// of each slot (ended tasks are the swarm's history) and the edge container.
+pub async fn list_swarm(docker: &Docker) -> anyhow::Result<Vec<ContainerStatus>> {
+    let project = Project::default();
+    let namespace = format!("{NAMESPACE_KEY}={}", project.name());
+    let mut all = list_labelled(docker, vec![namespace, project.filter()]).await?;
+    all.retain(|c| !(c.state == "exited" || c.state == "dead") || c.service == "edge");
+    Ok(all)
+}
+
+async fn list_labelled(
+    docker: &Docker,
+    labels: Vec<String>,
+) -> anyhow::Result<Vec<ContainerStatus>> {
+    let inspections = engine::list_inspected(docker, labels)
+        .await
+        .context("listing the project's containers")?;
     let mut containers = Vec::with_capacity(inspections.len());
     for (id, result) in inspections {
         match result {
@@ -243,7 +261,7 @@ fn status(info: ContainerInspectResponse, id: &str) -> ContainerStatus {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned(),
-        compose_service: label(COMPOSE_SERVICE_KEY),
+        compose_service: compose_service(&labels),
         service: label(SERVICE_KEY),
         mode: label(MODE_KEY),
         replica,
@@ -254,6 +272,21 @@ fn status(info: ContainerInspectResponse, id: &str) -> ContainerStatus {
         exit_code: if running { None } else { state.exit_code },
         last_probe,
         ports,
+    }
+}
+
+/// Compose's service name, or for a swarm task its swarm service's without the stack's
+/// namespace (`ms-tui_email-async` → `email-async`): the same name either way; else (the
+/// edge) the `ms-tui.service` label.
+fn compose_service(labels: &HashMap<String, String>) -> String {
+    if let Some(name) = labels.get(COMPOSE_SERVICE_KEY) {
+        return name.clone();
+    }
+    let prefix = format!("{PROJECT}_");
+    match labels.get(SWARM_SERVICE_KEY) {
+        Some(name) => name.strip_prefix(&prefix).unwrap_or(name).to_owned(),
+        // A plain container of the swarm deployment (the edge): our own label names it.
+        None => labels.get(SERVICE_KEY).cloned().unwrap_or_default(),
     }
 }
 

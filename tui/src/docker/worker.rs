@@ -21,11 +21,13 @@ use super::labels::Project;
 use super::logline::LogLine;
 use super::msg::{ActionRequest, DockerMsg};
 use super::streams::{self, Source};
-use super::{actions, convert, engine};
+use super::{actions, convert, engine, swarm};
 use crate::outbox::Outbox;
 
 /// How long a connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the swarm services' task counts are asked for (one list call).
+const SWARM_POLL: Duration = Duration::from_secs(1);
 
 /// The container events that change what the table shows. `exec_*` events are left out on
 /// purpose: every health check is an exec, and they would wake the worker all the time.
@@ -231,8 +233,23 @@ impl Session {
             .filters(&filters)
             .build();
         let mut events = self.docker.events(Some(options));
+        // Swarm services have no container events of their own for desired counts: asked.
+        let mut swarm_poll = tokio::time::interval(SWARM_POLL);
+        swarm_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut swarm_seen = None;
         loop {
             tokio::select! {
+                _ = swarm_poll.tick() => {
+                    // A failed ask is the events stream's to report; the next tick asks again.
+                    if let Ok(now) = swarm::services(&self.docker, &self.project).await
+                        && swarm_seen.as_ref() != Some(&now)
+                    {
+                        swarm_seen = Some(now.clone());
+                        if !self.out.send(DockerMsg::Swarm(now)).await {
+                            return Ended::AppGone;
+                        }
+                    }
+                }
                 event = events.next() => match event {
                     Some(Ok(event)) => {
                         if !self.on_event(event).await {
@@ -336,10 +353,12 @@ impl Session {
         let row = match self.docker.inspect_container(&id, None).await {
             Ok(inspect) => convert::container_info(&inspect, &self.project),
             // Gone already: its destroy event follows.
-            Err(_) => None,
+            Err(_) => return true,
         };
+        // Ours by the events filter, yet no row: an ended swarm task, replaced by another.
         let Some(row) = row else {
-            return true;
+            self.streams.remove(&id);
+            return self.out.send(DockerMsg::Removed { id }).await;
         };
         if matches!(row.state, RunState::Running | RunState::Restarting) {
             self.ensure_streams(&row);

@@ -55,10 +55,19 @@ impl Platform {
         let mut names: Vec<String> = networks.into_iter().filter_map(|n| n.name).collect();
         // The default network first, should the project ever declare more.
         names.sort_by_key(|n| !n.ends_with("_default"));
-        names
-            .into_iter()
-            .next()
-            .with_context(|| format!("the {} project has no network", self.project.name()))
+        if let Some(name) = names.into_iter().next() {
+            return Ok(name);
+        }
+        if !crate::docker::swarm::services(&self.docker, &self.project)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            anyhow::bail!(
+                "the stack runs on a swarm: the platform faults (partition, pause, stop) act on                  the compose stack only; here use k (the swarm replaces the task) or the                  services' faults (latency, errors, slow consumer)"
+            );
+        }
+        anyhow::bail!("the {} project has no network", self.project.name())
     }
 
     /// Every container of the project, with its state and whether it is on `network`.

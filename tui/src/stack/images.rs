@@ -7,10 +7,9 @@ use std::path::Path;
 use anyhow::Context;
 use bollard::Docker;
 use tokio::process::Command;
-use tokio::sync::mpsc;
 
 use super::env::StackEnv;
-use super::process::run_streaming;
+use super::process::run_reporting_lines;
 use super::{Layout, Progress};
 
 /// Is `reference` in the local image store?
@@ -158,19 +157,6 @@ async fn build(
         Some(path) => cmd.env("MS_SERVICE_BINARY", layout.root().join(path)),
         None => cmd.env_remove("MS_SERVICE_BINARY"),
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let name = format!("compose/images/build.sh {what}");
-    let run = run_streaming(cmd, &name, &tx);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            result = &mut run => {
-                while let Ok(line) = rx.try_recv() {
-                    progress(Progress::Output(line));
-                }
-                return result;
-            }
-            Some(line) = rx.recv() => progress(Progress::Output(line)),
-        }
-    }
+    run_reporting_lines(cmd, &name, progress).await
 }

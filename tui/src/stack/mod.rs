@@ -17,6 +17,8 @@
 //!   catalogue.
 //! - [`swarm`]: the `docker stack deploy` file generated from `docker-compose config`, and
 //!   the edge container that publishes its 127.0.0.1 ports.
+//! - `swarm_deploy`: `up --swarm` / `down --swarm`: the swarm, `docker stack deploy`, the
+//!   edge container, the wait for every task; what `status` counts on a swarm.
 //! - `boot`: the start order and the health watch of `up`.
 //! - `process`: child processes whose output lines become progress.
 
@@ -28,6 +30,7 @@ pub mod images;
 mod process;
 pub mod scale;
 pub mod swarm;
+mod swarm_deploy;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -173,14 +176,30 @@ pub struct UpOptions {
     /// Run RabbitMQ as a 3-node cluster with quorum queues (compose/broker-cluster.yml, own
     /// volumes); without it, `up` runs the single node. Remembered in compose/.env
     /// (MS_BROKER_CLUSTER) for the other commands.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "swarm")]
     pub broker_cluster: bool,
     /// Add the monitoring profile: Prometheus on 127.0.0.1:9090 scraping every service, the
     /// gateway, RabbitMQ and PostgreSQL, and Grafana on 127.0.0.1:3000 with the sync | async
     /// dashboard (not with --offline: Grafana has no Debian package). Without it, `up` runs
     /// none. Remembered in compose/.env (MS_MONITORING) for the other commands.
-    #[arg(long)]
+    /// Not with --swarm: the swarm deployment has no monitoring layer.
+    #[arg(long, conflicts_with = "swarm")]
     pub monitoring: bool,
+    /// Deploy on Docker Swarm (`docker stack deploy`, a single-node swarm is made when this
+    /// engine is in none) instead of compose: the same services from the same compose file,
+    /// DNS round robin over their tasks, one edge container publishing the usual 127.0.0.1
+    /// ports. The compose stack must be down first (`ms-tui down`).
+    #[arg(long)]
+    pub swarm: bool,
+    /// With --swarm, deploy only these compose services (comma-separated, e.g.
+    /// rabbitmq,postgres,user-sync,email-sync,user-async,email-async): a reduced stack.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "swarm",
+        value_name = "SERVICES"
+    )]
+    pub only: Vec<String>,
     /// Rebuild the service image even when it exists (after changing the services' code).
     #[arg(long)]
     pub build: bool,
@@ -206,6 +225,8 @@ impl Default for UpOptions {
             official: false,
             broker_cluster: false,
             monitoring: false,
+            swarm: false,
+            only: Vec::new(),
             build: false,
             service_binary: None,
             timeout: 300,
@@ -222,6 +243,10 @@ pub struct DownOptions {
     /// Also delete the volumes: the broker's queues and the databases start empty next time.
     #[arg(long)]
     pub volumes: bool,
+    /// Remove the swarm deployment (`docker stack rm`, the edge container) instead of the
+    /// compose stack, and leave the swarm if `up --swarm` made it.
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 /// What `up` and `down` report while they work.
@@ -278,6 +303,31 @@ pub struct UpReport {
     pub containers: Vec<ContainerStatus>,
 }
 
+impl UpReport {
+    /// The report of an `up` whose containers are all ready (`list`), said as the last step:
+    /// `what` and the times since `started` (`after`, e.g. `compose up`) and `began`.
+    fn done(
+        what: &str,
+        after: &str,
+        began: Instant,
+        started: Instant,
+        list: Vec<ContainerStatus>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> UpReport {
+        let start_to_healthy = started.elapsed();
+        progress(Progress::Step(format!(
+            "{what} {:.1} s after {after} ({:.1} s in all)",
+            start_to_healthy.as_secs_f64(),
+            began.elapsed().as_secs_f64()
+        )));
+        UpReport {
+            start_to_healthy,
+            total: began.elapsed(),
+            containers: list,
+        }
+    }
+}
+
 /// Brings the stack up from nothing: writes `compose/.env` if missing, builds the missing
 /// images, runs `compose up -d`, and waits until every container is running and healthy.
 pub async fn up(
@@ -285,7 +335,79 @@ pub async fn up(
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<UpReport> {
     let progress: &mut dyn FnMut(Progress) = &mut progress;
+    if options.swarm {
+        return swarm_deploy::up(options, progress).await;
+    }
     let began = Instant::now();
+    // The swarm deployment holds the same 127.0.0.1 ports: compose would fail half-way.
+    if swarm_deploy::deployed(&crate::docker::connect().await?).await? {
+        bail!(
+            "the stack runs on a swarm (ms-tui up --swarm): `ms-tui down --swarm` first, or              keep using it as it is"
+        );
+    }
+    let Prepared {
+        layout,
+        docker,
+        compose,
+    } = prepare(options, progress).await?;
+
+    let mut services = compose_services(&compose, &layout).await?;
+    // Replicas are `ms-tui scale`'s: `up` neither starts nor removes them.
+    services.retain(|s| !scale::is_replica_service(s));
+    let groups = start_order(&services, options.batch);
+    // The health watch counts every container the layout expects, replicas included.
+    let replicas = containers::list(&docker)
+        .await?
+        .iter()
+        .filter(|c| c.is_replica())
+        .count();
+    let total = services.len() + replicas;
+    progress(Progress::Step(format!(
+        "starting {} containers (project {PROJECT}) in {} group(s){}",
+        services.len(),
+        groups.len(),
+        if replicas > 0 {
+            format!("; {replicas} replica(s) of `ms-tui scale` stay as they are")
+        } else {
+            String::new()
+        }
+    )));
+    let started = Instant::now();
+    let mut watch = Watch {
+        docker: &docker,
+        total,
+        deadline: started + Duration::from_secs(options.timeout),
+        timeout: options.timeout,
+        last: None,
+    };
+    let mut list = Vec::new();
+    for group in &groups {
+        progress(Progress::Step(format!("starting {}", group.join(", "))));
+        list = start_group(&compose, &layout, group, &mut watch, progress).await?;
+    }
+    let what = format!("all {} containers healthy", list.len());
+    Ok(UpReport::done(
+        &what,
+        "compose up",
+        began,
+        started,
+        list,
+        progress,
+    ))
+}
+
+/// What every way of bringing the stack up needs first: the files found, `compose/.env`
+/// written or brought in line with the options, the engine reached, the images built.
+struct Prepared {
+    layout: Layout,
+    docker: bollard::Docker,
+    compose: Compose,
+}
+
+async fn prepare(
+    options: &UpOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<Prepared> {
     let layout = Layout::discover(options.stack.root.as_deref())?;
     let infra = match (options.offline, options.official) {
         (true, _) => Some(OFFLINE_IMAGES),
@@ -372,51 +494,10 @@ pub async fn up(
     };
     images::ensure(&docker, &layout, &stack_env, &plan, progress).await?;
 
-    let mut services = compose_services(&compose, &layout).await?;
-    // Replicas are `ms-tui scale`'s: `up` neither starts nor removes them.
-    services.retain(|s| !scale::is_replica_service(s));
-    let groups = start_order(&services, options.batch);
-    // The health watch counts every container the layout expects, replicas included.
-    let replicas = containers::list(&docker)
-        .await?
-        .iter()
-        .filter(|c| c.is_replica())
-        .count();
-    let total = services.len() + replicas;
-    progress(Progress::Step(format!(
-        "starting {} containers (project {PROJECT}) in {} group(s){}",
-        services.len(),
-        groups.len(),
-        if replicas > 0 {
-            format!("; {replicas} replica(s) of `ms-tui scale` stay as they are")
-        } else {
-            String::new()
-        }
-    )));
-    let started = Instant::now();
-    let mut watch = Watch {
-        docker: &docker,
-        total,
-        deadline: started + Duration::from_secs(options.timeout),
-        timeout: options.timeout,
-        last: None,
-    };
-    let mut list = Vec::new();
-    for group in &groups {
-        progress(Progress::Step(format!("starting {}", group.join(", "))));
-        list = start_group(&compose, &layout, group, &mut watch, progress).await?;
-    }
-    let start_to_healthy = started.elapsed();
-    progress(Progress::Step(format!(
-        "all {} containers healthy {:.1} s after compose up ({:.1} s in all)",
-        list.len(),
-        start_to_healthy.as_secs_f64(),
-        began.elapsed().as_secs_f64()
-    )));
-    Ok(UpReport {
-        start_to_healthy,
-        total: began.elapsed(),
-        containers: list,
+    Ok(Prepared {
+        layout,
+        docker,
+        compose,
     })
 }
 
@@ -425,6 +506,9 @@ pub async fn down(
     options: &DownOptions,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<Duration> {
+    if options.swarm {
+        return swarm_deploy::down(options, &mut progress).await;
+    }
     let began = Instant::now();
     let layout = Layout::discover(options.stack.root.as_deref())?;
     let compose = Compose::detect().await?;
@@ -444,21 +528,43 @@ pub async fn down(
         args.join(" ")
     )));
     run_reporting(&compose, &layout, &args, env, &mut progress).await?;
+    if let Ok(docker) = crate::docker::connect().await
+        && swarm_deploy::deployed(&docker).await.unwrap_or(false)
+    {
+        progress(Progress::Step(
+            "the swarm deployment still runs: `ms-tui down --swarm` removes it".into(),
+        ));
+    }
+    Ok(down_done("stack", began, options.volumes, &mut progress))
+}
+
+/// The last line of a `down`: how long it took and what became of the volumes.
+fn down_done<P: FnMut(Progress) + ?Sized>(
+    what: &str,
+    began: Instant,
+    volumes: bool,
+    progress: &mut P,
+) -> Duration {
     progress(Progress::Step(format!(
-        "stack down in {:.1} s{}",
+        "{what} down in {:.1} s{}",
         began.elapsed().as_secs_f64(),
-        if options.volumes {
+        if volumes {
             " (volumes deleted)"
         } else {
             " (volumes kept)"
         }
     )));
-    Ok(began.elapsed())
+    began.elapsed()
 }
 
 /// The project's containers, one [`ContainerStatus`] each (its `Display` is the status line).
+///
+/// On a swarm deployment, its current tasks and the edge container.
 pub async fn status(_options: &StackOptions) -> anyhow::Result<Vec<ContainerStatus>> {
     let docker = crate::docker::connect().await?;
+    if swarm_deploy::deployed(&docker).await? {
+        return containers::list_swarm(&docker).await;
+    }
     containers::list(&docker).await
 }
 
@@ -493,7 +599,13 @@ pub fn broker_nodes_line(options: &StackOptions, list: &[ContainerStatus]) -> Op
 
 /// How many containers the current layout expects of the stack listed as `list`: one per
 /// service of the compose file, and the replicas `ms-tui scale` made ([`scale::expected_count`]).
+///
+/// On a swarm deployment: the tasks the swarm's services want, and the edge.
 pub async fn expected(options: &StackOptions, list: &[ContainerStatus]) -> anyhow::Result<usize> {
+    let docker = crate::docker::connect().await?;
+    if let Some(tasks) = swarm_deploy::expected(&docker).await? {
+        return Ok(tasks);
+    }
     Ok(scale::expected_count(&services(options).await?, list))
 }
 
@@ -531,18 +643,6 @@ async fn run_reporting<P: FnMut(Progress) + ?Sized>(
     env: &[(&str, &str)],
     progress: &mut P,
 ) -> anyhow::Result<()> {
-    let (tx, mut lines) = mpsc::unbounded_channel();
-    let run = compose.run(layout, args, env, &tx);
-    tokio::pin!(run);
-    loop {
-        tokio::select! {
-            result = &mut run => {
-                while let Ok(line) = lines.try_recv() {
-                    progress(Progress::Output(line));
-                }
-                return result;
-            }
-            Some(line) = lines.recv() => progress(Progress::Output(line)),
-        }
-    }
+    let (tx, lines) = mpsc::unbounded_channel();
+    process::forward_lines(compose.run(layout, args, env, &tx), lines, progress).await
 }

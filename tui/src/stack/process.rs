@@ -7,6 +7,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
+use super::Progress;
+
 /// Lines of the failing command's output quoted in its error.
 const TAIL_LINES: usize = 15;
 
@@ -53,4 +55,35 @@ pub async fn run_streaming(
     }
     let last = tail[tail.len().saturating_sub(TAIL_LINES)..].join("\n");
     bail!("{what} failed ({status}):\n{last}")
+}
+
+/// Drives `run` (a command writing its lines to the sender of `lines`) to its end, each line a
+/// [`Progress::Output`] as it comes, none lost after the command ended.
+pub async fn forward_lines<P: FnMut(Progress) + ?Sized>(
+    run: impl std::future::Future<Output = anyhow::Result<()>>,
+    mut lines: mpsc::UnboundedReceiver<String>,
+    progress: &mut P,
+) -> anyhow::Result<()> {
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            result = &mut run => {
+                while let Ok(line) = lines.try_recv() {
+                    progress(Progress::Output(line));
+                }
+                return result;
+            }
+            Some(line) = lines.recv() => progress(Progress::Output(line)),
+        }
+    }
+}
+
+/// [`run_streaming`] with its lines as progress.
+pub async fn run_reporting_lines<P: FnMut(Progress) + ?Sized>(
+    cmd: Command,
+    what: &str,
+    progress: &mut P,
+) -> anyhow::Result<()> {
+    let (tx, lines) = mpsc::unbounded_channel();
+    forward_lines(run_streaming(cmd, what, &tx), lines, progress).await
 }

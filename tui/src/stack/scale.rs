@@ -26,9 +26,9 @@ use serde_json::Value;
 
 use super::compose::Compose;
 use super::{Layout, POLL, Progress, StackOptions, run_reporting};
-use crate::docker::exec;
 use crate::docker::labels::Project;
 use crate::docker::status::{self as containers, ContainerStatus};
+use crate::docker::{exec, swarm};
 
 /// Consumers of one service at most (the main container included): 16 processes of 5
 /// database connections each still leave PostgreSQL's 200 room for the rest of the stack.
@@ -190,6 +190,28 @@ pub async fn scale_within(
     let began = Instant::now();
     let layout = Layout::discover(stack.root.as_deref())?;
     let docker = crate::docker::connect().await?;
+    let project = Project::default();
+    if !swarm::services(&docker, &project).await?.is_empty() {
+        // On a swarm the consumers are the service's tasks: its replica count is the one
+        // setting, and the swarm starts or stops tasks to match (no `-replica` service).
+        let name = main_service(service);
+        progress(Progress::Step(format!(
+            "{consumers} task(s) of swarm service {}",
+            swarm::service_name(&project, &name)
+        )));
+        swarm::scale(&docker, &project, &name, u64::from(consumers), within).await?;
+        let tasks = containers::list_swarm(&docker)
+            .await?
+            .into_iter()
+            .filter(|c| c.compose_service == name)
+            .collect();
+        return Ok(ScaleReport {
+            service,
+            consumers: tasks,
+            knobs: None,
+            elapsed: began.elapsed(),
+        });
+    }
     let main = running_main(&docker, service).await?;
     let compose = Compose::detect().await?;
     let replicas = consumers - 1;

@@ -7,7 +7,8 @@
 //! - the ingress routing mesh and service VIPs need IPVS, which this host's kernel lacks, so
 //!   every service gets `endpoint_mode: dnsrr`: `<service>` resolves to its tasks' IPs.
 //! - `mode: host` published ports bind 0.0.0.0, so the stack publishes none; the edge
-//!   container ([`EdgePort`]) publishes the usual 127.0.0.1 map and forwards to the services.
+//!   container ([`EdgePort`], `ms-service edge`) publishes the usual 127.0.0.1 map and
+//!   forwards to the services.
 //! - consumer replicas are `deploy.replicas` of the main service, not `*-replica` entries.
 
 use std::collections::BTreeMap;
@@ -206,34 +207,6 @@ fn edge_port(name: &str, port: &Value) -> anyhow::Result<EdgePort> {
     })
 }
 
-/// The edge container's shell script: one `socat` per port, forking per connection so each
-/// new connection resolves the service again (with dnsrr, possibly another replica).
-pub fn edge_script(edge: &[EdgePort]) -> String {
-    let mut lines: Vec<String> = edge
-        .iter()
-        .map(|port| {
-            format!(
-                "socat TCP-LISTEN:{},fork,reuseaddr TCP:{}:{} &",
-                port.published, port.service, port.target
-            )
-        })
-        .collect();
-    lines.push("wait".to_owned());
-    lines.join("\n")
-}
-
-/// The `-p` arguments of the edge container, keeping each port's host address (127.0.0.1).
-pub fn edge_publish_args(edge: &[EdgePort]) -> Vec<String> {
-    edge.iter()
-        .flat_map(|port| {
-            [
-                "-p".to_owned(),
-                format!("{}:{}:{}", port.host_ip, port.published, port.published),
-            ]
-        })
-        .collect()
-}
-
 /// Services of the stack file by name, for checks against the resolved compose file.
 pub fn services_of(yaml: &str) -> anyhow::Result<BTreeMap<String, Value>> {
     let root: Value = serde_norway::from_str(yaml).context("parsing YAML")?;
@@ -349,12 +322,6 @@ volumes:
                 ("127.0.0.1", 5672, "rabbitmq", 5672),
                 ("127.0.0.1", 15672, "rabbitmq", 15672),
             ]
-        );
-        let script = edge_script(&edge);
-        assert!(script.contains("socat TCP-LISTEN:8105,fork,reuseaddr TCP:email-async:8000 &"));
-        assert_eq!(
-            edge_publish_args(&edge)[..2],
-            ["-p".to_owned(), "127.0.0.1:8105:8105".to_owned()]
         );
     }
 

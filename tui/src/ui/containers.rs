@@ -4,7 +4,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 
@@ -29,6 +29,22 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let mut title = vec![Span::raw(" Containers ")];
     if matches!(state.docker, DockerStatus::Unreachable { .. }) {
         title.push(Span::styled("(last known) ", theme::dim()));
+    }
+    if state.swarm.active() {
+        // Desired against running, from the swarm itself: a killed task shows here at once,
+        // and its replacement's row when its container starts.
+        let (running, desired) = state.swarm.tasks();
+        let short = state.swarm.short();
+        let style = if short.is_empty() {
+            theme::dim()
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        let mut text = format!("· swarm {running}/{desired} tasks ");
+        if !short.is_empty() {
+            text.push_str(&format!("({}) ", short.join(", ")));
+        }
+        title.push(Span::styled(text, style));
     }
     let block = Block::new()
         .borders(Borders::ALL)

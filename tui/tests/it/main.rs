@@ -16,7 +16,8 @@
 //!   `stack_bench_usage` (the bench's stats reader), `stack_broker_cluster` (a broker node
 //!   killed under load), `stack_failures` (outages), `stack_faults` (partitions,
 //!   headless holders and leftovers), `stack_monitoring` (the monitoring profile: every
-//!   Prometheus target up, request rates, the dashboard's metrics), `stack_scale` (`ms-tui scale`: replicas of a consumer), `ui_docker_engine` (the
+//!   Prometheus target up, request rates, the dashboard's metrics), `stack_scale` (`ms-tui scale`: replicas of a consumer), `stack_swarm` (S1's services on a
+//!   single-node swarm: the edge, a killed task replaced, e-mail scaled to 3), `ui_docker_engine` (the
 //!   control room against the real engine), `ui_e2e_tmux` (the binary in tmux),
 //!   `ui_e2e_faults` (faults from the keyboard, in tmux), `ui_e2e_knobs` (`c` and its
 //!   re-apply after a restart, in tmux) and `ui_e2e_experiment` (showdown
@@ -61,6 +62,8 @@ mod stack_monitoring;
 mod stack_scale;
 #[cfg(feature = "stack-tests")]
 mod stack_seeds;
+#[cfg(feature = "stack-tests")]
+mod stack_swarm;
 #[cfg(feature = "stack-tests")]
 mod ui_docker_engine;
 #[cfg(feature = "stack-tests")]

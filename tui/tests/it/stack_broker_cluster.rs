@@ -39,7 +39,7 @@ async fn single_node_again() {
     let done = ms_tui::stack::down(
         &DownOptions {
             stack: options(),
-            volumes: false,
+            ..DownOptions::default()
         },
         |p| println!("{p}"),
     )

@@ -79,3 +79,34 @@ fn replicas_grouped_under_their_service() {
     assert!(s.containers.select_replica(Group::Async, "email", 2));
     insta::assert_snapshot!(pane(&s, 55, 32));
 }
+
+/// On a swarm the title says desired against running tasks, and which service is short while
+/// the swarm replaces a task.
+#[test]
+fn a_swarm_deployment_shows_its_tasks_in_the_title() {
+    use ms_tui::docker::DockerMsg;
+    use ms_tui::docker::swarm::SwarmService;
+    let mut s = running_stack();
+    let service = |name: &str, running, desired| SwarmService {
+        name: name.into(),
+        desired,
+        running,
+    };
+    let msg = |services| ms_tui::app::msg::Msg::Docker(DockerMsg::Swarm(services));
+    ms_tui::app::update::update(
+        &mut s,
+        msg(vec![
+            service("email-async", 1, 1),
+            service("user-async", 1, 1),
+        ]),
+    );
+    insta::assert_snapshot!("swarm_whole", pane(&s, 55, 4));
+    ms_tui::app::update::update(
+        &mut s,
+        msg(vec![
+            service("email-async", 0, 1),
+            service("user-async", 1, 1),
+        ]),
+    );
+    insta::assert_snapshot!("swarm_one_short", pane(&s, 55, 4));
+}

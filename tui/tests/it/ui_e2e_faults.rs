@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::ui_e2e_tmux::{BIN, KEYS_FPS, Tmux, millis, open_on_stack, select_container};
 
+/// Async S3's ack p50 a second stays under this with search 1 s slower: a quarter of the
+/// injected latency, so an ack that waited for search (≥ 1 s) can never pass, while a busy
+/// machine's slower publish does.
+const ASYNC_BOUND_MS: f64 = 250.0;
+
 /// The per-second ack p50 in milliseconds that the timeline's `mode` chart gives in its title
 /// (` sync · S3 · last s: p50 1.05 s · p99 …`).
 fn last_second_p50(screen: &str, mode: &str, scenario: &str) -> Option<f64> {
@@ -53,8 +58,8 @@ mod on_the_running_stack {
 
     /// Issue 15's cause and effect, by keys only: S3 load, then `i` on sync search, latency
     /// +1 s for 10 s, confirmed. The panel lists the fault with its time left, the chart
-    /// marks it, sync S3's per-second p50 passes 1 s while async S3's ack stays under 50 ms;
-    /// after the 10 s the panel is empty again.
+    /// marks it, sync S3's per-second p50 passes 1 s while async S3's ack stays well under
+    /// the injected second; after the 10 s the panel is empty again.
     #[test]
     fn latency_injected_from_the_keyboard_shows_its_effect_on_the_timeline() {
         let _clear = ClearFaults;
@@ -77,14 +82,18 @@ mod on_the_running_stack {
             },
         );
         // The load's first seconds on a cold stack (pools connecting, first queries planned)
-        // are slow in both modes: the fault goes in once async's ack has settled, so the
-        // effect measured is the fault's.
+        // are slow in both modes: the fault goes in once both have settled, so the effect
+        // measured is the fault's. The bound is the lesson's, not this machine's speed: CI's
+        // loaded host was seen holding async's ack at ~150 ms a second for minutes, which is
+        // still far from paying search's extra second.
         steady(
             &tui,
-            "S3 settled before the fault: sync under 1 s, async's ack under 50 ms, for 3 s",
+            &format!(
+                "S3 settled before the fault: sync under 1 s, async's ack under {ASYNC_BOUND_MS} ms, for 3 s"
+            ),
             |s| {
                 last_second_p50(s, "sync", "S3").is_some_and(|ms| ms < 1000.0)
-                    && last_second_p50(s, "async", "S3").is_some_and(|ms| ms < 50.0)
+                    && last_second_p50(s, "async", "S3").is_some_and(|ms| ms < ASYNC_BOUND_MS)
             },
         );
 
@@ -126,9 +135,9 @@ mod on_the_running_stack {
             Duration::from_secs(10),
             |s| last_second_p50(s, "sync", "S3").is_some_and(|ms| ms > 1000.0),
         );
-        // One second of a per-second figure on a shared 2-core machine can be an outlier (CI
-        // saw a single 74 ms second): the async ack's median over the fault's next seconds is
-        // what must stay under 50 ms while sync pays the second.
+        // One second of a per-second figure on a shared 2-core machine can be an outlier: the
+        // async ack's median over the fault's next seconds is what must stay well under the
+        // injected second while sync pays it.
         let mut acks = vec![last_second_p50(&effect, "async", "S3").unwrap()];
         for _ in 0..7 {
             std::thread::sleep(Duration::from_millis(400));
@@ -143,7 +152,7 @@ mod on_the_running_stack {
             last_second_p50(&effect, "sync", "S3")
         );
         assert!(
-            async_ms < 50.0,
+            async_ms < ASYNC_BOUND_MS,
             "async S3's ack took a median {async_ms} ms a second during the fault ({acks:?})\n{effect}"
         );
 
