@@ -269,17 +269,7 @@ pub fn set_broker_cluster(env_path: &Path, cluster: bool) -> anyhow::Result<bool
     {
         wanted.push(("RABBITMQ_ERLANG_COOKIE", secret()));
     }
-    let mut out = text.clone();
-    for (key, value) in &wanted {
-        if vars.get(*key) != Some(value) {
-            out = set_var(&out, key, value);
-        }
-    }
-    if out == text {
-        return Ok(false);
-    }
-    write_private(env_path, &out)?;
-    Ok(true)
+    write_wanted(env_path, &text, &vars, &wanted)
 }
 
 /// Prometheus and postgres-exporter for an `MS_INFRA_IMAGES` value. Their official images
@@ -323,8 +313,19 @@ pub fn set_monitoring(env_path: &Path, monitoring: bool) -> anyhow::Result<bool>
     if monitoring && password.is_none_or(|p| p.is_empty() || p.contains(PLACEHOLDER)) {
         wanted.push(("GRAFANA_ADMIN_PASSWORD", secret()));
     }
-    let mut out = text.clone();
-    for (key, value) in &wanted {
+    write_wanted(env_path, &text, &vars, &wanted)
+}
+
+/// Sets each `wanted` variable the file (`text`, parsed as `vars`) does not already hold;
+/// true when the file changed.
+fn write_wanted(
+    env_path: &Path,
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    wanted: &[(&str, String)],
+) -> anyhow::Result<bool> {
+    let mut out = text.to_owned();
+    for (key, value) in wanted {
         if vars.get(*key) != Some(value) {
             out = set_var(&out, key, value);
         }

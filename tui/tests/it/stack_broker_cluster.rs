@@ -18,7 +18,7 @@ use ms_tui::docker::{Action, Project, actions};
 use ms_tui::stack::{DownOptions, UpOptions};
 use serde_json::{Value, json};
 
-use crate::stack_support::{Stack, eventually, options, unique};
+use crate::stack_support::{Stack, eventually, options, run_detached, unique};
 
 /// Registrations per second, and for how long: the node dies a third of the way in.
 const RATE: u64 = 40;
@@ -57,17 +57,7 @@ struct SingleNodeAgain;
 
 impl Drop for SingleNodeAgain {
     fn drop(&mut self) {
-        // Drop cannot await and runs inside the test's runtime: a thread with its own.
-        let restored = std::thread::spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|runtime| runtime.block_on(single_node_again()))
-        })
-        .join();
-        if !matches!(restored, Ok(Ok(()))) {
-            eprintln!("guard: could not run the single-node restore");
-        }
+        run_detached("the single-node restore", single_node_again);
     }
 }
 

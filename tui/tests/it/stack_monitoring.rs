@@ -16,7 +16,7 @@ use ms_tui::stack::dashboard;
 use ms_tui::stack::{Layout, UpOptions};
 use serde_json::Value;
 
-use crate::stack_support::{Stack, eventually, options, unique};
+use crate::stack_support::{Stack, eventually, options, run_detached, unique};
 
 const PROMETHEUS: &str = "http://127.0.0.1:9090";
 /// Requests per scenario and mode in the burst: enough for a rate over two scrapes.
@@ -38,21 +38,11 @@ struct PlainStackAgain;
 
 impl Drop for PlainStackAgain {
     fn drop(&mut self) {
-        // Drop cannot await and runs inside the test's runtime: a thread with its own.
-        let restored = std::thread::spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|runtime| {
-                    runtime.block_on(ms_tui::stack::up(&up_options(false), |p| println!("{p}")))
-                })
-        })
-        .join();
-        match restored {
-            Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(e))) => eprintln!("restoring the plain stack: up failed: {e:#}"),
-            _ => eprintln!("guard: could not run the plain-stack restore"),
-        }
+        run_detached("the plain-stack restore", || async {
+            if let Err(e) = ms_tui::stack::up(&up_options(false), |p| println!("{p}")).await {
+                eprintln!("restoring the plain stack: up failed: {e:#}");
+            }
+        });
     }
 }
 

@@ -20,7 +20,7 @@ use ms_tui::docker::status as containers;
 use ms_tui::stack::{DownOptions, UpOptions};
 use serde_json::{Value, json};
 
-use crate::stack_support::{eventually, options, unique};
+use crate::stack_support::{eventually, options, run_detached, unique};
 use crate::ui_e2e_tmux::{BIN, Tmux, select_container};
 
 /// S1's services and what they stand on: the reduced stack the issue asks for.
@@ -53,29 +53,18 @@ struct ComposeAgain;
 
 impl Drop for ComposeAgain {
     fn drop(&mut self) {
-        let restored = std::thread::spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|runtime| {
-                    runtime.block_on(async {
-                        if let Err(e) = swarm_down().await {
-                            eprintln!("guard: down --swarm failed: {e:#}");
-                        }
-                        let up = UpOptions {
-                            stack: options(),
-                            ..UpOptions::default()
-                        };
-                        if let Err(e) = ms_tui::stack::up(&up, |p| println!("{p}")).await {
-                            eprintln!("guard: bringing the compose stack back failed: {e:#}");
-                        }
-                    })
-                })
-        })
-        .join();
-        if !matches!(restored, Ok(Ok(()))) {
-            eprintln!("guard: could not run the restore");
-        }
+        run_detached("the compose stack's restore", || async {
+            if let Err(e) = swarm_down().await {
+                eprintln!("guard: down --swarm failed: {e:#}");
+            }
+            let up = UpOptions {
+                stack: options(),
+                ..UpOptions::default()
+            };
+            if let Err(e) = ms_tui::stack::up(&up, |p| println!("{p}")).await {
+                eprintln!("guard: bringing the compose stack back failed: {e:#}");
+            }
+        });
     }
 }
 

@@ -304,6 +304,26 @@ async fn start(container: &ContainerStatus) -> Result<(), String> {
     }
 }
 
+/// Runs `work` to its end on a runtime of its own, in a thread of its own: what a guard's
+/// `Drop` (which cannot await, and runs inside the test's runtime) does to put the stack back.
+/// `what` names it when that could not even start.
+pub fn run_detached<F, Fut>(what: &str, work: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let ran = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| runtime.block_on(work()))
+    })
+    .join();
+    if !matches!(ran, Ok(Ok(()))) {
+        eprintln!("guard: could not run {what}");
+    }
+}
+
 /// A unique token for e-mails and references.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
