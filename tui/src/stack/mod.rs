@@ -528,6 +528,22 @@ pub async fn down(
         args.join(" ")
     )));
     run_reporting(&compose, &layout, &args, env, &mut progress).await?;
+    if options.volumes {
+        // compose removes the volumes of the files it read this time: a layout used before
+        // (the broker cluster's, the monitoring profile's) keeps its own, whose data and
+        // Erlang cookie would then meet the next `.env`'s secrets.
+        let docker = crate::docker::connect().await?;
+        for volume in containers::volumes(&docker).await? {
+            progress(Progress::Step(format!("removing volume {volume}")));
+            docker
+                .remove_volume(
+                    &volume,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+                .with_context(|| format!("removing volume {volume}"))?;
+        }
+    }
     if let Ok(docker) = crate::docker::connect().await
         && swarm_deploy::deployed(&docker).await.unwrap_or(false)
     {
